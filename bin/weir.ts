@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// weir — one CLI for the gateway and its tools. Each subcommand lives in its own module and
+// returns an exit code; this file only dispatches.
+import process from 'node:process';
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  start: {
+    summary: 'run the gateway (weir start --config FILE)',
+    load: async () => (await import('../gateway/cli/start.ts')).startCommand,
+  },
+  kafka: {
+    summary: 'a local single-node Apache Kafka for development and tests (start|stop|status)',
+    load: async () => (await import('../tools/kafka/cli.ts')).kafkaCommand,
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: weir <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  lines.push('', 'Run `weir <command> --help` for the options of a command.');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const entry = commands[name];
+  if (entry === undefined) {
+    process.stderr.write(`weir: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const command = await entry.load();
+  return command(rest);
+}
+
+const code = await main(process.argv.slice(2));
+// Commands that keep running (start) resolve only when they are done; set the code and let the
+// event loop end on its own so pending writes flush.
+process.exitCode = code;

@@ -1,0 +1,199 @@
+// The batcher: per Kafka topic, records accumulate in an open batch that closes on the first of
+// maxRecords, maxBytes or lingerMs. Closed batches wait in one FIFO for the forwarder.
+//
+// Memory bound: every record counts its bytes from `add` until its batch is completed. When the
+// total would pass maxBufferedBytes, `add` parks the record in a FIFO of waiters and calls its
+// `onAdmitted` only when space frees up — the source calls back late and the device sees TCP
+// backpressure. Waiters are admitted strictly in order, and a record never overtakes a waiter, so
+// records of one device keep their order. A record larger than the whole bound is admitted alone
+// when the buffer is empty, so nothing can wait forever.
+//
+// Pure logic apart from timers: no I/O. The forwarder takes batches with `takeReady` and reports
+// each one back with `complete` (delivered or given up) or `requeue` (try again, same order).
+import type { OutboundRecord, Settle } from '../contracts.ts';
+
+export interface BatcherOptions {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+  readonly lingerMs: number;
+  readonly maxBufferedBytes: number;
+}
+
+/** A batch with the callbacks of its records. `settles[i]` belongs to `records[i]`. */
+export interface PendingBatch {
+  readonly topic: string;
+  readonly records: OutboundRecord[];
+  /** Called when the record is delivered (or given up); null for records settled on admission. */
+  readonly settles: Array<Settle | null>;
+  bytes: number;
+}
+
+interface Waiter {
+  readonly topic: string;
+  readonly record: OutboundRecord;
+  readonly bytes: number;
+  readonly onAdmitted: Settle | null;
+  readonly onDelivered: Settle | null;
+}
+
+export function recordBytes(record: OutboundRecord): number {
+  let n = record.value.length + (record.key?.length ?? 0);
+  for (const k in record.headers) n += k.length + record.headers[k]!.length;
+  return n;
+}
+
+export class Batcher {
+  readonly #opts: BatcherOptions;
+  readonly #open = new Map<string, { batch: PendingBatch; timer: NodeJS.Timeout | null }>();
+  readonly #ready: PendingBatch[] = [];
+  readonly #waiters: Waiter[] = [];
+  #buffered = 0;
+  #onReady: () => void = () => {};
+  #onDrained: (() => void) | null = null;
+
+  constructor(opts: BatcherOptions) {
+    this.#opts = opts;
+  }
+
+  /** Called (synchronously) whenever a batch becomes ready. */
+  set onReady(fn: () => void) {
+    this.#onReady = fn;
+  }
+
+  /** Bytes held from admission until completion. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  get waitingCount(): number {
+    return this.#waiters.length;
+  }
+
+  get readyCount(): number {
+    return this.#ready.length;
+  }
+
+  /**
+   * Adds a record. `onAdmitted` is called once the record is inside the memory bound (at once
+   * when there is room); `onDelivered` when its batch completes. Either may be null.
+   * With `force`, the record skips the bound (used to move records already counted, e.g. into
+   * the dead-letter topic).
+   */
+  add(
+    topic: string,
+    record: OutboundRecord,
+    onAdmitted: Settle | null,
+    onDelivered: Settle | null,
+    force = false,
+  ): void {
+    const bytes = recordBytes(record);
+    if (!force && (this.#waiters.length > 0 || !this.#fits(bytes))) {
+      this.#waiters.push({ topic, record, bytes, onAdmitted, onDelivered });
+      return;
+    }
+    this.#append(topic, record, bytes, onDelivered);
+    onAdmitted?.();
+  }
+
+  /** Removes and returns every ready batch, oldest first. */
+  takeReady(): PendingBatch[] {
+    return this.#ready.splice(0, this.#ready.length);
+  }
+
+  /** Puts batches back at the front of the ready queue, in the given order, to be sent again. */
+  requeue(batches: readonly PendingBatch[]): void {
+    this.#ready.unshift(...batches);
+  }
+
+  /** A batch is done: its records leave the memory bound and their callbacks run. */
+  complete(batch: PendingBatch, err?: Error): void {
+    this.#buffered -= batch.bytes;
+    for (const settle of batch.settles) settle?.(err);
+    this.#admitWaiters();
+    if (this.#buffered === 0 && this.#onDrained !== null) this.#onDrained();
+  }
+
+  /** Closes every open batch now (shutdown, or an explicit flush). */
+  flushAll(): void {
+    for (const topic of [...this.#open.keys()]) this.#close(topic);
+  }
+
+  /** Resolves when nothing is buffered any more (waiters included). */
+  drained(): Promise<void> {
+    if (this.#buffered === 0 && this.#waiters.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#onDrained = () => {
+        if (this.#waiters.length === 0) {
+          this.#onDrained = null;
+          resolve();
+        }
+      };
+    });
+  }
+
+  /**
+   * Gives up on everything still held (shutdown past its deadline): waiters and queued batches
+   * are settled with `err`. Returns how many records were given up and how many of them had
+   * already been settled on admission (QoS 0 — those are lost and must be counted).
+   */
+  abandon(err: Error): { records: number; alreadySettled: number } {
+    let records = 0;
+    let alreadySettled = 0;
+    for (const w of this.#waiters.splice(0)) {
+      records++;
+      w.onAdmitted?.(err);
+      w.onDelivered?.(err);
+    }
+    this.flushAll();
+    for (const batch of this.#ready.splice(0)) {
+      records += batch.records.length;
+      for (const s of batch.settles) if (s === null) alreadySettled++;
+      this.complete(batch, err);
+    }
+    return { records, alreadySettled };
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#buffered === 0 || this.#buffered + bytes <= this.#opts.maxBufferedBytes;
+  }
+
+  #append(topic: string, record: OutboundRecord, bytes: number, onDelivered: Settle | null): void {
+    const { maxRecords, maxBytes, lingerMs } = this.#opts;
+    let open = this.#open.get(topic);
+    if (open !== undefined && open.batch.bytes + bytes > maxBytes && open.batch.records.length > 0) {
+      this.#close(topic);
+      open = undefined;
+    }
+    if (open === undefined) {
+      const batch: PendingBatch = { topic, records: [], settles: [], bytes: 0 };
+      const timer = setTimeout(() => this.#close(topic), lingerMs);
+      open = { batch, timer };
+      this.#open.set(topic, open);
+    }
+    const { batch } = open;
+    batch.records.push(record);
+    batch.settles.push(onDelivered);
+    batch.bytes += bytes;
+    this.#buffered += bytes;
+    if (batch.records.length >= maxRecords || batch.bytes >= maxBytes) this.#close(topic);
+  }
+
+  #close(topic: string): void {
+    const open = this.#open.get(topic);
+    if (open === undefined) return;
+    if (open.timer !== null) clearTimeout(open.timer);
+    this.#open.delete(topic);
+    this.#ready.push(open.batch);
+    this.#onReady();
+  }
+
+  #admitWaiters(): void {
+    while (this.#waiters.length > 0) {
+      const w = this.#waiters[0]!;
+      if (!this.#fits(w.bytes)) return;
+      this.#waiters.shift();
+      this.#append(w.topic, w.record, w.bytes, w.onDelivered);
+      w.onAdmitted?.();
+    }
+  }
+}

@@ -1,0 +1,103 @@
+// `weir start --config FILE`: validates the config, runs the gateway until SIGINT/SIGTERM, then
+// stops it in order (stop intake, drain to Kafka within shutdown.drainTimeoutMs, close).
+// Exit codes: 0 after a clean stop, 1 when the gateway fails, 2 for usage or config errors.
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { ConfigError, type ConfigOverrides, loadConfigFile, overridesFromEnv } from '../config/load.ts';
+import { errorMessage } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { startGateway } from '../main.ts';
+
+const HELP = `usage: weir start --config FILE [options]
+
+Runs the gateway: an MQTT broker that forwards device messages to Kafka as Avro records.
+
+options:
+  -c, --config FILE          YAML config (see deploy/weir.example.yaml)
+      --mqtt-port PORT       overrides mqtt.port            (env WEIR_MQTT_PORT)
+      --kafka-brokers LIST   overrides kafka.brokers, comma-separated host:port
+                                                            (env WEIR_KAFKA_BROKERS)
+      --spool-dir DIR        overrides spool.dir            (env WEIR_SPOOL_DIR)
+      --log-level LEVEL      overrides log.level (fatal|error|warn|info|debug|trace)
+  -h, --help                 this help
+`;
+
+export async function startCommand(args: string[]): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(args).values;
+  } catch (err) {
+    process.stderr.write(`weir start: ${errorMessage(err)}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.config === undefined) {
+    process.stderr.write(`weir start: --config FILE is required\n\n${HELP}`);
+    return 2;
+  }
+  const env = overridesFromEnv(process.env);
+  const overrides: ConfigOverrides = {
+    mqttPort: values['mqtt-port'] ?? env.mqttPort,
+    kafkaBrokers: values['kafka-brokers'] ?? env.kafkaBrokers,
+    spoolDir: values['spool-dir'] ?? env.spoolDir,
+  };
+  let loaded: ReturnType<typeof loadConfigFile>;
+  try {
+    loaded = loadConfigFile(values.config, overrides);
+  } catch (err) {
+    process.stderr.write(`weir start: ${errorMessage(err)}\n`);
+    return err instanceof ConfigError ? 2 : 1;
+  }
+
+  const log = createLogger(values['log-level'] ?? loaded.config.log.level);
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(loaded, { log });
+  } catch (err) {
+    log.fatal({ err }, 'gateway failed to start');
+    log.flush();
+    return 1;
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  log.info({ signal }, 'stopping');
+  // A second signal while draining means: stop now.
+  const hardStop = () => {
+    log.warn('second signal: exiting without waiting for the drain');
+    log.flush();
+    process.exit(1);
+  };
+  process.once('SIGINT', hardStop);
+  process.once('SIGTERM', hardStop);
+  try {
+    await gateway.stop();
+  } catch (err) {
+    log.error({ err }, 'error while stopping');
+    log.flush();
+    return 1;
+  }
+  log.flush();
+  return 0;
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'mqtt-port': { type: 'string' },
+      'kafka-brokers': { type: 'string' },
+      'spool-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}

@@ -1,0 +1,166 @@
+// Loading the config: YAML → overrides (flags, environment) → schema validation → checks that
+// need more than one field (topic patterns, schema files, keys). Every problem is collected with
+// its path; nothing starts unless the list is empty.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { loadSchema } from '../codec/avro.ts';
+import { WeirError } from '../errors.ts';
+import { parsePattern } from '../router/pattern.ts';
+import { type Config, configSchema } from './schema.ts';
+
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Values given on the command line or in the environment; they win over the file. */
+export interface ConfigOverrides {
+  readonly mqttPort?: string | undefined;
+  readonly kafkaBrokers?: string | undefined;
+  readonly spoolDir?: string | undefined;
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** Directory relative schema paths are resolved against. */
+  readonly baseDir: string;
+  /** Absolute schema path per route, in route order. */
+  readonly schemaPaths: readonly string[];
+}
+
+export class ConfigError extends WeirError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(source: string, problems: readonly ConfigProblem[]) {
+    super('WEIR_CONFIG_INVALID', formatProblems(source, problems));
+    this.problems = problems;
+  }
+}
+
+export function formatProblems(source: string, problems: readonly ConfigProblem[]): string {
+  const n = problems.length;
+  const lines = problems.map((p) => `  - ${p.path || '(root)'}: ${p.message}`);
+  return `invalid config ${source} (${n} problem${n === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+}
+
+/** Environment variables that override the file (flags override these). */
+export function overridesFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
+  return { mqttPort: env.WEIR_MQTT_PORT, kafkaBrokers: env.WEIR_KAFKA_BROKERS, spoolDir: env.WEIR_SPOOL_DIR };
+}
+
+export function loadConfigFile(file: string, overrides: ConfigOverrides = {}): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(cause as Error).message}` }]);
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => ({
+      path: e.linePos ? `line ${e.linePos[0].line}` : '',
+      message: `YAML: ${e.message.split('\n')[0]}`,
+    }));
+    throw new ConfigError(file, problems);
+  }
+  return parseConfig(doc.toJS(), path.dirname(path.resolve(file)), overrides, file);
+}
+
+/** Validates a config object; throws a ConfigError listing every problem. */
+export function parseConfig(
+  raw: unknown,
+  baseDir: string,
+  overrides: ConfigOverrides = {},
+  source = 'config',
+): LoadedConfig {
+  const input = applyOverrides(raw ?? {}, overrides);
+  const result = configSchema.safeParse(input);
+  const problems: ConfigProblem[] = result.success
+    ? []
+    : result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  // Checks across fields run on what is there even when the schema found problems, so one run
+  // lists everything.
+  const schemaPaths = checkRoutes(input, baseDir, problems);
+  if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
+  return { config: result.data, baseDir, schemaPaths };
+}
+
+function checkRoutes(input: unknown, baseDir: string, problems: ConfigProblem[]): string[] {
+  const root = asObject(input);
+  const routes = Array.isArray(root['routes']) ? (root['routes'] as unknown[]) : [];
+  const deadLetterTopic = asObject(root['kafka'])['deadLetterTopic'] ?? 'weir.deadletter';
+  const schemaPaths: string[] = [];
+  const names = new Set<string>();
+  routes.forEach((value, i) => {
+    const route = asObject(value);
+    const at = `routes[${i}]`;
+    const { name, mqttTopic, kafkaTopic, schema, key } = route;
+    if (typeof name === 'string') {
+      if (names.has(name)) problems.push({ path: `${at}.name`, message: `duplicate route name '${name}'` });
+      names.add(name);
+    }
+    if (typeof mqttTopic === 'string') {
+      const parsed = parsePattern(mqttTopic);
+      if ('problems' in parsed) {
+        for (const message of parsed.problems) problems.push({ path: `${at}.mqttTopic`, message });
+      } else if (parsed.pattern.names.length === 0) {
+        problems.push({ path: `${at}.mqttTopic`, message: 'needs at least one {named} segment to use as the Kafka key' });
+      } else if (typeof key === 'string' && !parsed.pattern.names.includes(key)) {
+        problems.push({
+          path: `${at}.key`,
+          message: `'${key}' is not a named segment of ${mqttTopic} (named: ${parsed.pattern.names.join(', ')})`,
+        });
+      }
+    }
+    if (kafkaTopic !== undefined && kafkaTopic === deadLetterTopic) {
+      problems.push({ path: `${at}.kafkaTopic`, message: 'must differ from kafka.deadLetterTopic' });
+    }
+    if (typeof schema === 'string' && schema !== '') {
+      const schemaPath = path.resolve(baseDir, schema);
+      schemaPaths.push(schemaPath);
+      if (!existsSync(schemaPath)) {
+        problems.push({ path: `${at}.schema`, message: `file not found: ${schemaPath}` });
+      } else {
+        try {
+          loadSchema(schemaPath);
+        } catch (err) {
+          problems.push({ path: `${at}.schema`, message: (err as Error).message });
+        }
+      }
+    }
+  });
+  return schemaPaths;
+}
+
+function asObject(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function applyOverrides(raw: unknown, o: ConfigOverrides): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const out = { ...(raw as Record<string, unknown>) };
+  const section = (name: string): Record<string, unknown> => {
+    const current = out[name];
+    const copy = current !== null && typeof current === 'object' && !Array.isArray(current) ? { ...current } : {};
+    out[name] = copy;
+    return copy;
+  };
+  if (o.mqttPort !== undefined) {
+    const n = Number(o.mqttPort);
+    section('mqtt')['port'] = o.mqttPort.trim() !== '' && Number.isFinite(n) ? n : o.mqttPort;
+  }
+  if (o.kafkaBrokers !== undefined) {
+    section('kafka')['brokers'] = o.kafkaBrokers
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
+  if (o.spoolDir !== undefined) section('spool')['dir'] = o.spoolDir;
+  return out;
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  let s = '';
+  for (const part of p) s += typeof part === 'number' ? `[${part}]` : s === '' ? String(part) : `.${String(part)}`;
+  return s;
+}

@@ -1,0 +1,81 @@
+// The small interfaces where weir's stages meet. Stages import this file, never each other;
+// gateway/main.ts is the only place that knows every stage and wires them together.
+//
+// Flow:  source ──InboundMessage──▶ Intake (router → decoder) ──OutboundRecord──▶ RecordQueue
+//        (batcher) ──Batch──▶ Sink ──▶ Kafka
+
+/** One MQTT PUBLISH as the source received it. */
+export interface InboundMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: 0 | 1 | 2;
+  readonly clientId: string;
+  /** Gateway receive time, epoch milliseconds. */
+  readonly receivedAt: number;
+}
+
+/**
+ * Called exactly once per accepted message.
+ *  - QoS 1/2: only when the message (or its dead-letter record) is safe — for now that means
+ *    acknowledged by Kafka; with the spool it means fsync'd. The source sends PUBACK/PUBREC then.
+ *  - QoS 0: as soon as the message is admitted into the bounded buffer.
+ * An error means the message is not safe: the source must not acknowledge it (it drops the
+ * connection so the device resends after reconnecting).
+ * Calling late is how backpressure reaches the device: aedes reads nothing more from that socket
+ * until every packet of the previous read has been called back.
+ */
+export type Settle = (err?: Error | null) => void;
+
+/** The entry point the source feeds. Never throws; bad input is dead-lettered, not rejected. */
+export interface Intake {
+  accept(msg: InboundMessage, settle: Settle): void;
+}
+
+/** A record ready for Kafka: already Avro-encoded, with its key and headers. */
+export interface OutboundRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, Buffer>>;
+  /** Epoch milliseconds; the Kafka record timestamp. */
+  readonly timestamp: number;
+}
+
+/** Records for one Kafka topic, in the order they were accepted. */
+export interface Batch {
+  readonly topic: string;
+  readonly records: readonly OutboundRecord[];
+  /** Sum of key + value + header bytes: what the memory bound counts. */
+  readonly bytes: number;
+}
+
+/**
+ * What a sink says about one batch.
+ *  - `ok`: Kafka acknowledged every record (acks=all).
+ *  - `rejected`: Kafka refused the batch for good (e.g. a record larger than the topic allows);
+ *    retrying cannot help. The records go to the dead-letter path with `reason`.
+ *  - `retry`: not delivered now; keep the records and try again later, in the same order.
+ */
+export type BatchOutcome =
+  | { readonly status: 'ok' }
+  | { readonly status: 'rejected'; readonly reason: string; readonly error: Error }
+  | { readonly status: 'retry'; readonly error: Error };
+
+/**
+ * A Kafka client adapter. `send` is called with at most one call in flight at a time (the caller
+ * serialises), so records of one topic-partition reach Kafka in the order given. It resolves with
+ * one outcome per batch, in the same order, and never rejects; it may take as long as the client's
+ * own retries take (bounded by its request timeout). `close` flushes nothing: callers drain first.
+ */
+export interface Sink {
+  readonly name: string;
+  /** Connects (and creates missing topics where configured). Rejects when Kafka is unreachable. */
+  connect(): Promise<void>;
+  send(batches: readonly Batch[]): Promise<BatchOutcome[]>;
+  close(): Promise<void>;
+}
+
+/** Why a message did not become a record of its route. Stable codes: they are metric labels. */
+export type DeadLetterReason = 'invalid_json' | 'schema_mismatch' | 'no_route' | 'kafka_rejected';
+
+/** Why a message was dropped without reaching Kafka at all. Stable codes: metric labels. */
+export type DropReason = 'too_large' | 'shutdown' | 'deadletter_rejected';

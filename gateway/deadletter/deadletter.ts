@@ -1,0 +1,50 @@
+// The dead-letter path: a message that cannot become a record of its route becomes a DeadLetter
+// record (schemas/deadletter.avsc) with the raw payload and a reason, produced to the dead-letter
+// topic like any other record. Nothing is dropped silently.
+import { fileURLToPath } from 'node:url';
+import type { DeadLetterReason, OutboundRecord } from '../contracts.ts';
+import { type LoadedSchema, loadSchema } from '../codec/avro.ts';
+
+export const DEADLETTER_SCHEMA_PATH = fileURLToPath(new URL('../../schemas/deadletter.avsc', import.meta.url));
+
+export interface DeadLetterInput {
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+  readonly mqttTopic: string;
+  readonly clientId: string;
+  readonly qos: number;
+  readonly route: string | null;
+  readonly payload: Buffer;
+  readonly receivedAt: number;
+}
+
+export class DeadLetterEncoder {
+  readonly topic: string;
+  readonly #schema: LoadedSchema;
+  readonly #gatewayId: string;
+  readonly #fixedHeaders: Record<string, Buffer>;
+
+  constructor(topic: string, gatewayId: string) {
+    this.topic = topic;
+    this.#schema = loadSchema(DEADLETTER_SCHEMA_PATH);
+    this.#gatewayId = gatewayId;
+    this.#fixedHeaders = {
+      'weir-gateway-id': Buffer.from(gatewayId),
+      'avro-schema-fingerprint': Buffer.from(this.#schema.fingerprint),
+    };
+  }
+
+  encode(input: DeadLetterInput): OutboundRecord {
+    const value = this.#schema.type.toBuffer({ ...input, gatewayId: this.#gatewayId });
+    return {
+      key: Buffer.from(input.clientId),
+      value,
+      headers: {
+        ...this.#fixedHeaders,
+        'mqtt-topic': Buffer.from(input.mqttTopic),
+        'weir-deadletter-reason': Buffer.from(input.reason),
+      },
+      timestamp: input.receivedAt,
+    };
+  }
+}

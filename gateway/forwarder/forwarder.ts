@@ -1,0 +1,166 @@
+// The forwarder moves ready batches from the batcher to the sink, one send in flight at a time
+// (so records of a topic-partition reach Kafka in the order they were accepted), and acts on each
+// batch's outcome:
+//   ok        → the batch completes: QoS 1/2 devices get their PUBACK/PUBREC.
+//   retry     → the batch goes back to the front of the queue; the next send waits a capped
+//               exponential backoff (Kafka down, hung or slow). Nothing is dropped.
+//   rejected  → every record goes to the dead-letter topic (reason kafka_rejected); if the
+//               dead-letter topic rejects it too, it is dropped and counted (deadletter_rejected).
+import type { Logger } from 'pino';
+import type { BatchOutcome, OutboundRecord, Sink } from '../contracts.ts';
+import type { Batcher, PendingBatch } from '../batcher/batcher.ts';
+import { errorMessage } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+
+export interface ForwarderOptions {
+  readonly batcher: Batcher;
+  readonly sink: Sink;
+  readonly deadLetterTopic: string;
+  /** Wraps a record Kafka refused into a dead-letter record. */
+  readonly toDeadLetter: (batchTopic: string, record: OutboundRecord, reason: string) => OutboundRecord;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+export class Forwarder {
+  readonly #o: ForwarderOptions;
+  #sending = false;
+  #scheduled = false;
+  #backoffMs = 0;
+  #backoffTimer: NodeJS.Timeout | null = null;
+  #connected = false;
+  #sinkConnected = false;
+  #stopped = false;
+  #lastError = '';
+
+  constructor(opts: ForwarderOptions) {
+    this.#o = opts;
+    opts.batcher.onReady = () => this.#schedule();
+  }
+
+  get kafkaConnected(): boolean {
+    return this.#connected;
+  }
+
+  /** Stops sending. Batches in flight still complete; later ones stay in the batcher. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
+  }
+
+  /** Sends what is ready right away, skipping any backoff wait (used when draining). */
+  kick(): void {
+    if (this.#backoffTimer !== null) {
+      clearTimeout(this.#backoffTimer);
+      this.#backoffTimer = null;
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#sending || this.#stopped || this.#backoffTimer !== null) return;
+    this.#scheduled = true;
+    // Let the rest of this tick add records first: one send covers everything ready.
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#sendReady();
+    });
+  }
+
+  async #sendReady(): Promise<void> {
+    const { batcher, sink, metrics } = this.#o;
+    if (this.#sending || this.#stopped) return;
+    const batches = batcher.takeReady();
+    if (batches.length === 0) return;
+    this.#sending = true;
+    let outcomes: BatchOutcome[];
+    const started = performance.now();
+    try {
+      if (!this.#sinkConnected) {
+        await sink.connect();
+        this.#sinkConnected = true;
+      }
+      outcomes = await sink.send(batches);
+    } catch (err) {
+      // connect failed, or a sink broke its contract by throwing: keep everything, retry later.
+      outcomes = batches.map(() => ({ status: 'retry', error: err as Error }));
+    }
+    this.#sending = false;
+    metrics.kafkaSendSeconds.observe((performance.now() - started) / 1000);
+
+    const retry: PendingBatch[] = [];
+    let firstError: Error | null = null;
+    batches.forEach((batch, i) => {
+      const outcome = outcomes[i] ?? { status: 'retry', error: new Error('sink returned no outcome') };
+      if (outcome.status === 'ok') {
+        metrics.kafkaRecords.inc(batch.records.length);
+        metrics.kafkaBatchRecords.observe(batch.records.length);
+        batcher.complete(batch);
+      } else if (outcome.status === 'rejected') {
+        this.#deadLetter(batch, outcome.reason, outcome.error);
+      } else {
+        firstError ??= outcome.error;
+        retry.push(batch);
+      }
+    });
+
+    if (retry.length > 0) {
+      batcher.requeue(retry);
+      this.#onFailure(firstError!);
+      return;
+    }
+    this.#backoffMs = 0;
+    this.#setConnected(true);
+    if (batcher.readyCount > 0) this.#schedule();
+  }
+
+  #onFailure(err: Error): void {
+    const { log, initialBackoffMs = 100, maxBackoffMs = 10_000 } = this.#o;
+    this.#setConnected(false);
+    this.#backoffMs = Math.min(maxBackoffMs, this.#backoffMs === 0 ? initialBackoffMs : this.#backoffMs * 2);
+    const message = errorMessage(err);
+    // Log a failure once, not on every retry of the same outage.
+    if (message !== this.#lastError) {
+      this.#lastError = message;
+      log.warn({ err, retryInMs: this.#backoffMs }, 'Kafka send failed; records kept, retrying');
+    }
+    if (this.#stopped) return;
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = null;
+      this.#schedule();
+    }, this.#backoffMs);
+  }
+
+  #setConnected(up: boolean): void {
+    if (up === this.#connected) return;
+    this.#connected = up;
+    this.#o.metrics.kafkaUp.set(up ? 1 : 0);
+    if (up) {
+      this.#lastError = '';
+      this.#o.log.info('Kafka reachable');
+    }
+  }
+
+  #deadLetter(batch: PendingBatch, reason: string, error: Error): void {
+    const { batcher, deadLetterTopic, toDeadLetter, log, metrics } = this.#o;
+    if (batch.topic === deadLetterTopic) {
+      log.error({ err: error, records: batch.records.length, reason }, 'dead-letter topic refused records; dropped');
+      metrics.dropped.inc({ reason: 'deadletter_rejected' }, batch.records.length);
+      batcher.complete(batch);
+      return;
+    }
+    log.error(
+      { err: error, topic: batch.topic, records: batch.records.length, reason },
+      'Kafka refused a batch for good; its records go to the dead-letter topic',
+    );
+    metrics.deadLetters.inc({ reason: 'kafka_rejected' }, batch.records.length);
+    // The records move into the dead-letter topic with their callbacks: a QoS 1 device is
+    // acknowledged only once its dead letter is in Kafka. Their bytes were already counted.
+    batch.records.forEach((record, i) => {
+      batcher.add(deadLetterTopic, toDeadLetter(batch.topic, record, reason), null, batch.settles[i]!, true);
+    });
+    batcher.complete({ ...batch, settles: [] });
+  }
+}

@@ -1,0 +1,184 @@
+// Kafka sink on kafkajs: acks=all, idempotent producer, one request in flight per connection.
+// The adapter keeps kafkajs's own retries short and reports `retry` to the forwarder, which owns
+// the backoff — so an outage is visible (weir_kafka_up) instead of hidden in an endless retry.
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
+import { WeirError } from '../../errors.ts';
+
+export interface KafkajsSinkOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly compression: 'none' | 'gzip' | 'zstd';
+  readonly requestTimeoutMs: number;
+  readonly connectionTimeoutMs: number;
+  /** Topics to create at connect time when missing (empty: create none). */
+  readonly createTopics: readonly string[];
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly log: Logger;
+}
+
+// kafkajs is CommonJS; Node cannot see all of its named exports from ESM.
+const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
+
+/** Kafka error types after which resending the same records cannot succeed. */
+const PERMANENT = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+]);
+/** Producer-state errors: a fresh producer (new producer id) recovers from them. */
+const PRODUCER_STATE = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
+const COMPRESSION = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  zstd: CompressionTypes.ZSTD,
+} as const;
+
+let zstdRegistered = false;
+function registerZstd(): void {
+  if (zstdRegistered) return;
+  if (typeof zlib.zstdCompress !== 'function') {
+    throw new WeirError('WEIR_CONFIG_INVALID', 'kafka.compression: zstd needs Node 22.15 or newer');
+  }
+  const compress = promisify(zlib.zstdCompress);
+  const decompress = promisify(zlib.zstdDecompress);
+  CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+    compress: (encoder: { buffer: Buffer }) => compress(encoder.buffer),
+    decompress: (buffer: Buffer) => decompress(buffer),
+  });
+  zstdRegistered = true;
+}
+
+export class KafkajsSink implements Sink {
+  readonly name = 'kafkajs';
+  readonly #o: KafkajsSinkOptions;
+  readonly #kafka: InstanceType<typeof Kafka>;
+  #producer: Producer | null = null;
+
+  constructor(opts: KafkajsSinkOptions) {
+    this.#o = opts;
+    if (opts.compression === 'zstd') registerZstd();
+    const log = opts.log;
+    this.#kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      connectionTimeout: opts.connectionTimeoutMs,
+      requestTimeout: opts.requestTimeoutMs,
+      // kafkajs logs every retry at error level; the forwarder logs an outage once instead.
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ namespace, log: entry }) => {
+          const { message, ...fields } = entry;
+          log.debug({ namespace, ...fields }, message);
+        },
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+    });
+  }
+
+  async connect(): Promise<void> {
+    if (this.#o.createTopics.length > 0) await this.#ensureTopics();
+    const producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: true,
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+    });
+    await producer.connect();
+    this.#producer = producer;
+  }
+
+  async #ensureTopics(): Promise<void> {
+    const admin: Admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = this.#o.createTopics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: this.#o.partitions,
+          replicationFactor: this.#o.replicationFactor,
+        })),
+      });
+      this.#o.log.info({ topics: missing }, 'created Kafka topics');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
+    const producer = this.#producer;
+    if (producer === null) {
+      const error = new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', { retriable: true });
+      return batches.map(() => ({ status: 'retry', error }));
+    }
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        compression: COMPRESSION[this.#o.compression],
+        topicMessages: batches.map((b) => ({ topic: b.topic, messages: b.records.map(toMessage) })),
+      });
+      return batches.map(() => ({ status: 'ok' }));
+    } catch (err) {
+      const type = kafkaErrorType(err);
+      if (type !== null && PRODUCER_STATE.has(type)) await this.#resetProducer();
+      if (type !== null && PERMANENT.has(type)) {
+        // Find which batch Kafka refuses: send them one by one; the others are delivered.
+        if (batches.length > 1) {
+          const outcomes: BatchOutcome[] = [];
+          for (const b of batches) outcomes.push(...(await this.send([b])));
+          return outcomes;
+        }
+        return [{ status: 'rejected', reason: type.toLowerCase(), error: err as Error }];
+      }
+      return batches.map(() => ({ status: 'retry', error: err as Error }));
+    }
+  }
+
+  async #resetProducer(): Promise<void> {
+    const old = this.#producer;
+    this.#producer = null;
+    await old?.disconnect().catch(() => {});
+    try {
+      await this.connect();
+    } catch {
+      // Stays disconnected: the next send reports `retry` and the forwarder backs off.
+    }
+  }
+
+  async close(): Promise<void> {
+    const producer = this.#producer;
+    this.#producer = null;
+    await producer?.disconnect();
+  }
+}
+
+function toMessage(r: Batch['records'][number]): Message {
+  return { key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) };
+}
+
+/** The Kafka protocol error type inside a kafkajs error, looking through its causes. */
+export function kafkaErrorType(err: unknown): string | null {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [err];
+  while (queue.length > 0) {
+    const e = queue.shift();
+    if (e === null || typeof e !== 'object' || seen.has(e)) continue;
+    seen.add(e);
+    const o = e as { type?: unknown; cause?: unknown; errors?: unknown; originalError?: unknown };
+    if (typeof o.type === 'string' && /^[A-Z_]+$/.test(o.type)) return o.type;
+    queue.push(o.cause, o.originalError);
+    if (Array.isArray(o.errors)) queue.push(...o.errors);
+  }
+  return null;
+}

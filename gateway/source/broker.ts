@@ -1,0 +1,116 @@
+// The source: an embedded aedes 1.x MQTT broker on TCP. Device traffic is taken inside the
+// process from `authorizePublish` — the hook aedes awaits *before* it writes a QoS 1 PUBACK — so
+// the intake decides when a device is acknowledged, and a late callback is backpressure: aedes
+// reads nothing more from that socket until every packet of the previous read is called back.
+import { once } from 'node:events';
+import net from 'node:net';
+import { Aedes, type AuthorizePublishHandler, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import type { Intake } from '../contracts.ts';
+import { rateLimited } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+
+export interface BrokerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxPacketBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly intake: Intake;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+export interface BrokerSource {
+  readonly address: { readonly host: string; readonly port: number };
+  connectedDevices(): number;
+  /** Stops intake: no new connections, every device disconnected. */
+  close(): Promise<void>;
+}
+
+export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
+  const { intake, log, metrics } = opts;
+
+  const authorizePublish: AuthorizePublishHandler = (client, packet, callback) => {
+    // Broker-internal publishes (wills replayed at start-up) have no client.
+    if (client === null) return callback(null);
+    // weir is an ingestion point, not a message store: a retained flag would make aedes keep
+    // every device's last message in memory.
+    packet.retain = false;
+    intake.accept(
+      {
+        topic: packet.topic,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        qos: packet.qos,
+        clientId: client.id,
+        receivedAt: Date.now(),
+      },
+      callback,
+    );
+  };
+
+  const broker = await Aedes.createBroker({
+    authorizePublish,
+    connectTimeout: opts.connectTimeoutMs,
+  });
+
+  const logClientError = rateLimited(10_000, (suppressed) => log.debug({ suppressed }, 'client errors'));
+  broker.on('clientError', (_client: Client, err: Error) => {
+    log.debug({ err: err.message }, 'client error');
+    logClientError();
+  });
+
+  const logTooLarge = rateLimited(10_000, (suppressed) =>
+    log.warn(
+      { maxPacketBytes: opts.maxPacketBytes, suppressed },
+      'closed a connection that sent a packet over the size limit',
+    ),
+  );
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const client = broker.handle(socket);
+    limitPacketSize(client, opts.maxPacketBytes, () => {
+      metrics.dropped.inc({ reason: 'too_large' });
+      logTooLarge();
+    });
+  });
+  server.on('error', (err) => log.error({ err }, 'MQTT listener error'));
+  server.listen(opts.port, opts.host);
+  await once(server, 'listening');
+  const addr = server.address() as net.AddressInfo;
+  log.info({ host: addr.address, port: addr.port }, 'MQTT listener ready');
+
+  return {
+    address: { host: addr.address, port: addr.port },
+    connectedDevices: () => broker.connectedClients,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await closed;
+    },
+  };
+}
+
+/**
+ * aedes 1.x has no maximum packet size for MQTT 3.1.1. mqtt-packet's parser reads the remaining
+ * length before it buffers the body, so checking there refuses an oversize packet — or a forged
+ * 256 MB length — before any of its body is held in memory. Only that connection is closed.
+ */
+function limitPacketSize(client: Client, maxBytes: number, onTooLarge: () => void): void {
+  const parser = (client as unknown as { _parser: ParserInternals })._parser;
+  const parseLength = parser._parseLength;
+  parser._parseLength = function (this: ParserInternals): boolean {
+    const done = parseLength.call(this);
+    if (done && this.packet.length > maxBytes) {
+      onTooLarge();
+      this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the limit of ${maxBytes}`));
+      return false;
+    }
+    return done;
+  };
+}
+
+interface ParserInternals {
+  packet: { length: number };
+  _parseLength(this: ParserInternals): boolean;
+  _emitError(err: Error): void;
+}

@@ -1,0 +1,144 @@
+// `weir kafka start|stop|status|fetch`: a local single-node Kafka for development and tests.
+// Exit codes: 0 ok (status: running), 3 status: not running, 1 failure, 2 bad usage.
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_KAFKA_PORT,
+  DEFAULT_KAFKA_VERSION,
+  defaultKafkaDir,
+  ensureKafkaJars,
+  kafkaStatus,
+  LocalKafkaError,
+  startKafka,
+  stopKafka,
+} from './local-kafka.ts';
+
+const USAGE = `usage: weir kafka <start|stop|status|fetch> [options]
+
+  start    start a single-node Kafka (KRaft) on 127.0.0.1 in the background
+           (downloads its jars with Maven the first time; needs Java 17+ and mvn)
+  stop     stop it
+  status   tell whether it runs (exit 0 running, 3 not running)
+  fetch    only download the jars into the shared cache (for CI)
+
+options:
+  --dir DIR              state dir (default ${defaultKafkaDir()})
+  --port P               broker port on 127.0.0.1 (default ${DEFAULT_KAFKA_PORT}; controller uses P+1)
+  --kafka-version V      Kafka version (default ${DEFAULT_KAFKA_VERSION})
+  -h, --help             show this help
+`;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+const progress = (line: string) => err(`weir kafka: ${line}`);
+
+function usageError(message: string): number {
+  err(`weir kafka: ${message}`);
+  err(USAGE);
+  return 2;
+}
+
+// kafkajs 2.2.4 (used for the readiness probe) calls setTimeout with a negative delay in its request
+// queue; Node 24 reports that as a TimeoutNegativeWarning on stderr. It is harmless (Node uses 1 ms,
+// as older versions did silently), so keep it out of this command's output.
+function ignoreNegativeTimeoutWarnings(): void {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const first = rest[0];
+    const type = typeof first === 'string' ? first : (first as { type?: string } | undefined)?.type;
+    if (type === 'TimeoutNegativeWarning') return;
+    if (warning instanceof Error && warning.name === 'TimeoutNegativeWarning') return;
+    return Reflect.apply(emitWarning, this, [warning, ...rest]);
+  } as typeof process.emitWarning;
+}
+
+export async function kafkaCommand(args: string[]): Promise<number> {
+  ignoreNegativeTimeoutWarnings();
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (e) {
+    return usageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out(USAGE);
+    return 0;
+  }
+  const [sub, ...extra] = positionals;
+  if (sub === undefined) return usageError('missing subcommand');
+  if (extra.length > 0) return usageError(`unexpected argument '${extra[0]}'`);
+
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port < 1 || port > 65534) {
+      return usageError(`--port must be an integer between 1 and 65534, not '${values.port}'`);
+    }
+  }
+  const dir = values.dir;
+  const version = values['kafka-version'];
+
+  try {
+    switch (sub) {
+      case 'start': {
+        const info = await startKafka({ dir, port, version, log: progress });
+        const verb = info.alreadyRunning ? 'already running' : 'running';
+        out(`Kafka ${info.version} ${verb} at ${info.brokers} (pid ${info.pid}, data in ${info.dir})`);
+        return 0;
+      }
+      case 'stop': {
+        const resolvedDir = dir ?? defaultKafkaDir();
+        const r = await stopKafka({ dir: resolvedDir, log: progress });
+        if (!r.wasRunning) out(`Kafka is not running (data in ${resolvedDir})`);
+        else out(`Kafka stopped (pid ${r.pid}${r.killed ? ', killed after the grace period' : ''})`);
+        return 0;
+      }
+      case 'status': {
+        const s = await kafkaStatus({ dir });
+        if (!s.running) {
+          out(`Kafka is not running (data in ${s.dir})`);
+          return 3;
+        }
+        const what = `Kafka ${s.version ?? '?'} running at ${s.brokers ?? '?'} (pid ${s.pid}, data in ${s.dir})`;
+        if (!s.answering) {
+          err(`weir kafka: ${what} but not answering; see ${s.logFile}`);
+          return 1;
+        }
+        out(what);
+        return 0;
+      }
+      case 'fetch': {
+        const jars = await ensureKafkaJars({ version, log: progress });
+        out(
+          `Kafka ${jars.version} jars ${jars.fetched ? 'downloaded to' : 'already in'} ${jars.libsDir} (${jars.jars.length} files)`,
+        );
+        return 0;
+      }
+      default:
+        return usageError(`unknown subcommand '${sub}'`);
+    }
+  } catch (e) {
+    if (e instanceof LocalKafkaError) {
+      err(`weir kafka: ${e.message} [${e.code}]`);
+      if (e.logTail) err(e.logTail.replace(/^/gm, '  | '));
+    } else {
+      err(`weir kafka: ${(e as Error).message ?? String(e)}`);
+    }
+    return 1;
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      dir: { type: 'string' },
+      port: { type: 'string' },
+      'kafka-version': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

@@ -1,0 +1,114 @@
+// `weir start` as a real child process: config errors, and a clean stop on SIGTERM that flushes
+// what is batched to Kafka.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { loadSchema } from '../../gateway/codec/avro.ts';
+import { consumeAll, testKafkaBrokers } from '../helpers/kafka.ts';
+import { connectDevice, readingFor, topicFor } from '../support/devices.ts';
+import { examplePath, repoRoot } from '../support/gateway.ts';
+
+const weir = path.join(repoRoot, 'bin/weir.ts');
+
+function run(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [weir, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return Object.assign(child, { output: () => out });
+}
+
+async function exitCode(child: ChildProcess): Promise<number | null> {
+  const [code] = await once(child, 'exit');
+  return code as number | null;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('weir start', () => {
+  test('an invalid config lists every problem and exits 2', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      ['mqtt: {port: -1}', 'kafka: {brokers: []}', 'routes:', '  - {name: x, mqttTopic: "a/{id}", kafkaTopic: t, schema: none.avsc}'].join('\n'),
+    );
+    const child = run(['start', '--config', file]);
+    assert.equal(await exitCode(child), 2);
+    const out = child.output();
+    assert.match(out, /invalid config .*\(3 problems\)/);
+    assert.match(out, /mqtt\.port:/);
+    assert.match(out, /kafka\.brokers:/);
+    assert.match(out, /routes\[0\]\.schema: file not found/);
+  });
+
+  test('usage errors exit 2', async () => {
+    assert.equal(await exitCode(run(['start'])), 2);
+    assert.equal(await exitCode(run(['start', '--config', examplePath, '--no-such-flag'])), 2);
+    assert.equal(await exitCode(run(['no-such-command'])), 2);
+  });
+
+  test('flags override the config file; SIGTERM flushes the batch and exits 0', async (t) => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+    // A long linger: the records are still batched when SIGTERM arrives, so only the drain sends them.
+    const config = path.join(dir, 'weir.yaml');
+    const topic = `test.cli.${Date.now()}`;
+    writeFileSync(
+      config,
+      [
+        'kafka: {brokers: ["127.0.0.1:1"], deadLetterTopic: test.cli.deadletter}',
+        'batch: {lingerMs: 60000}',
+        'routes:',
+        `  - {name: vehicles, mqttTopic: "fleet/{fleetId}/vehicles/{vehicleId}/position", kafkaTopic: ${topic}, schema: ${path.join(repoRoot, 'schemas/vehicle-gps.avsc')}}`,
+      ].join('\n'),
+    );
+    const child = run([
+      'start',
+      '--config',
+      config,
+      '--mqtt-port',
+      String(port),
+      '--kafka-brokers',
+      testKafkaBrokers().join(','),
+      '--spool-dir',
+      dir,
+    ]);
+    t.after(() => child.kill('SIGKILL'));
+    // Wait for the listener.
+    for (let i = 0; !child.output().includes('MQTT listener ready'); i++) {
+      assert.ok(i < 200 && child.exitCode === null, `gateway did not start:\n${child.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const device = await connectDevice(`mqtt://127.0.0.1:${port}`, 'bus-1');
+    const deviceTopic = topicFor('vehicle', 'bus-1');
+    for (let seq = 1; seq <= 10; seq++) device.publish(deviceTopic, JSON.stringify(readingFor('vehicle', seq, Date.now())), { qos: 0 });
+    await device.endAsync(); // flushes the QoS 0 publishes to the socket
+    await new Promise((r) => setTimeout(r, 300));
+
+    child.kill('SIGTERM');
+    assert.equal(await exitCode(child), 0, child.output());
+    assert.match(child.output(), /"drained":true/);
+
+    const got = await consumeAll({ topics: [topic], expected: 10, timeoutMs: 30_000 });
+    const type = loadSchema(path.join(repoRoot, 'schemas/vehicle-gps.avsc')).type;
+    assert.deepEqual(
+      got.map((m) => (type.fromBuffer(m.value!) as { seq: number }).seq),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+  });
+});

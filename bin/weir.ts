@@ -10,6 +10,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run the gateway (weir start --config FILE)',
     load: async () => (await import('../gateway/cli/start.ts')).startCommand,
   },
+  config: {
+    summary: 'validate a config file or print the config reference (check FILE | reference)',
+    load: async () => (await import('../gateway/cli/config.ts')).configCommand,
+  },
   kafka: {
     summary: 'a local single-node Apache Kafka for development and tests (start|stop|status)',
     load: async () => (await import('../tools/kafka/cli.ts')).kafkaCommand,

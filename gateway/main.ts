@@ -72,7 +72,11 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     });
 
   const batcher = new Batcher(config.batch);
-  metrics.gauge('weir_batcher_buffered_bytes', 'Record bytes held between intake and Kafka.', () => batcher.bufferedBytes);
+  metrics.gauge(
+    'weir_batcher_buffered_bytes',
+    'Record bytes held between intake and Kafka.',
+    () => batcher.bufferedBytes,
+  );
   const forwarder = new Forwarder({
     batcher,
     sink,
@@ -132,7 +136,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
         clearTimeout(timer);
         forwarder.stop();
         if (!drained) {
-          const lost = batcher.abandon(new WeirError('WEIR_SHUTDOWN', 'gateway stopped before Kafka acknowledged'));
+          const lost = batcher.abandon(
+            new WeirError('WEIR_SHUTDOWN', 'gateway stopped before Kafka acknowledged'),
+          );
           metrics.dropped.inc({ reason: 'shutdown' }, lost.alreadySettled);
           log.warn(
             { records: lost.records, qos0Lost: lost.alreadySettled, timeoutMs },

@@ -51,7 +51,11 @@ export function createMetrics() {
   });
 
   // Pre-bound children for the hot path.
-  const byQos = [messagesIn.labels({ qos: '0' }), messagesIn.labels({ qos: '1' }), messagesIn.labels({ qos: '2' })];
+  const byQos = [
+    messagesIn.labels({ qos: '0' }),
+    messagesIn.labels({ qos: '1' }),
+    messagesIn.labels({ qos: '2' }),
+  ];
   const deadLetterBy = (reason: DeadLetterReason) => deadLetters.labels({ reason });
   const droppedBy = (reason: DropReason) => dropped.labels({ reason });
   for (const r of ['invalid_json', 'schema_mismatch', 'no_route', 'kafka_rejected'] as const) deadLetterBy(r);

@@ -101,7 +101,8 @@ export function describeInvalid(type: avro.Type, value: unknown): string {
     errorHook(path: string[], got: unknown, expected: avro.Type) {
       if (problems.length >= 5) return;
       const where = path.length > 0 ? path.join('.') : '(record)';
-      const shown = got === undefined ? 'nothing (missing)' : truncate(JSON.stringify(got) ?? String(got), 60);
+      const shown =
+        got === undefined ? 'nothing (missing)' : truncate(JSON.stringify(got) ?? String(got), 60);
       problems.push(`${where}: expected ${typeName(expected)}, got ${shown}`);
     },
   });

@@ -104,7 +104,10 @@ function checkRoutes(input: unknown, baseDir: string, problems: ConfigProblem[])
       if ('problems' in parsed) {
         for (const message of parsed.problems) problems.push({ path: `${at}.mqttTopic`, message });
       } else if (parsed.pattern.names.length === 0) {
-        problems.push({ path: `${at}.mqttTopic`, message: 'needs at least one {named} segment to use as the Kafka key' });
+        problems.push({
+          path: `${at}.mqttTopic`,
+          message: 'needs at least one {named} segment to use as the Kafka key',
+        });
       } else if (typeof key === 'string' && !parsed.pattern.names.includes(key)) {
         problems.push({
           path: `${at}.key`,
@@ -141,7 +144,8 @@ function applyOverrides(raw: unknown, o: ConfigOverrides): unknown {
   const out = { ...(raw as Record<string, unknown>) };
   const section = (name: string): Record<string, unknown> => {
     const current = out[name];
-    const copy = current !== null && typeof current === 'object' && !Array.isArray(current) ? { ...current } : {};
+    const copy =
+      current !== null && typeof current === 'object' && !Array.isArray(current) ? { ...current } : {};
     out[name] = copy;
     return copy;
   };
@@ -161,6 +165,7 @@ function applyOverrides(raw: unknown, o: ConfigOverrides): unknown {
 
 function formatPath(p: readonly PropertyKey[]): string {
   let s = '';
-  for (const part of p) s += typeof part === 'number' ? `[${part}]` : s === '' ? String(part) : `.${String(part)}`;
+  for (const part of p)
+    s += typeof part === 'number' ? `[${part}]` : s === '' ? String(part) : `.${String(part)}`;
   return s;
 }

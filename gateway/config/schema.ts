@@ -118,7 +118,8 @@ export const configSchema = z.strictObject({
   gatewayId: z
     .string()
     .min(1)
-    .default(hostname())
+    .optional()
+    .transform((v) => v ?? hostname())
     .describe('Identifies this gateway in Kafka headers and dead letters; defaults to the host name.'),
   mqtt: mqttSchema,
   kafka: kafkaSchema,
@@ -136,7 +137,10 @@ export const configSchema = z.strictObject({
     .default({ drainTimeoutMs: 10_000 }),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+        .default('info')
+        .describe('Log level (JSON lines on stdout). Nothing is logged per message at info.'),
     })
     .default({ level: 'info' }),
 });

@@ -2,10 +2,12 @@
 // record (schemas/deadletter.avsc) with the raw payload and a reason, produced to the dead-letter
 // topic like any other record. Nothing is dropped silently.
 import { fileURLToPath } from 'node:url';
-import type { DeadLetterReason, OutboundRecord } from '../contracts.ts';
 import { type LoadedSchema, loadSchema } from '../codec/avro.ts';
+import type { DeadLetterReason, OutboundRecord } from '../contracts.ts';
 
-export const DEADLETTER_SCHEMA_PATH = fileURLToPath(new URL('../../schemas/deadletter.avsc', import.meta.url));
+export const DEADLETTER_SCHEMA_PATH = fileURLToPath(
+  new URL('../../schemas/deadletter.avsc', import.meta.url),
+);
 
 export interface DeadLetterInput {
   readonly reason: DeadLetterReason;

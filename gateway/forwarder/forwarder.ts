@@ -7,8 +7,8 @@
 //   rejected  → every record goes to the dead-letter topic (reason kafka_rejected); if the
 //               dead-letter topic rejects it too, it is dropped and counted (deadletter_rejected).
 import type { Logger } from 'pino';
-import type { BatchOutcome, OutboundRecord, Sink } from '../contracts.ts';
 import type { Batcher, PendingBatch } from '../batcher/batcher.ts';
+import type { BatchOutcome, OutboundRecord, Sink } from '../contracts.ts';
 import { errorMessage } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -146,7 +146,10 @@ export class Forwarder {
   #deadLetter(batch: PendingBatch, reason: string, error: Error): void {
     const { batcher, deadLetterTopic, toDeadLetter, log, metrics } = this.#o;
     if (batch.topic === deadLetterTopic) {
-      log.error({ err: error, records: batch.records.length, reason }, 'dead-letter topic refused records; dropped');
+      log.error(
+        { err: error, records: batch.records.length, reason },
+        'dead-letter topic refused records; dropped',
+      );
       metrics.dropped.inc({ reason: 'deadletter_rejected' }, batch.records.length);
       batcher.complete(batch);
       return;

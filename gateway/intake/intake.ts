@@ -1,9 +1,10 @@
 // The intake: what the source calls for every PUBLISH. Router → decoder/encoder → batcher, or the
 // dead-letter path with a reason. It never rejects a message: bad input becomes a dead letter and
 // the device is acknowledged as usual, so one device's bad payload cannot disturb anyone.
-import type { InboundMessage, Intake, OutboundRecord, Settle } from '../contracts.ts';
+
 import type { Batcher } from '../batcher/batcher.ts';
 import type { RecordDecoder } from '../codec/avro.ts';
+import type { InboundMessage, Intake, OutboundRecord, Settle } from '../contracts.ts';
 import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TopicPattern } from '../router/pattern.ts';
@@ -25,7 +26,12 @@ export class RoutingIntake implements Intake {
   readonly #deadLetters: DeadLetterEncoder;
   readonly #metrics: Metrics;
 
-  constructor(router: Router<CompiledRoute>, batcher: Batcher, deadLetters: DeadLetterEncoder, metrics: Metrics) {
+  constructor(
+    router: Router<CompiledRoute>,
+    batcher: Batcher,
+    deadLetters: DeadLetterEncoder,
+    metrics: Metrics,
+  ) {
     this.#router = router;
     this.#batcher = batcher;
     this.#deadLetters = deadLetters;

@@ -45,7 +45,12 @@ describe('weir start', () => {
     const file = path.join(dir, 'bad.yaml');
     writeFileSync(
       file,
-      ['mqtt: {port: -1}', 'kafka: {brokers: []}', 'routes:', '  - {name: x, mqttTopic: "a/{id}", kafkaTopic: t, schema: none.avsc}'].join('\n'),
+      [
+        'mqtt: {port: -1}',
+        'kafka: {brokers: []}',
+        'routes:',
+        '  - {name: x, mqttTopic: "a/{id}", kafkaTopic: t, schema: none.avsc}',
+      ].join('\n'),
     );
     const child = run(['start', '--config', file]);
     assert.equal(await exitCode(child), 2);
@@ -96,7 +101,8 @@ describe('weir start', () => {
     }
     const device = await connectDevice(`mqtt://127.0.0.1:${port}`, 'bus-1');
     const deviceTopic = topicFor('vehicle', 'bus-1');
-    for (let seq = 1; seq <= 10; seq++) device.publish(deviceTopic, JSON.stringify(readingFor('vehicle', seq, Date.now())), { qos: 0 });
+    for (let seq = 1; seq <= 10; seq++)
+      device.publish(deviceTopic, JSON.stringify(readingFor('vehicle', seq, Date.now())), { qos: 0 });
     await device.endAsync(); // flushes the QoS 0 publishes to the socket
     await new Promise((r) => setTimeout(r, 300));
 

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import avro from 'avsc';
 import { loadSchema } from '../../gateway/codec/avro.ts';
 import { DEADLETTER_SCHEMA_PATH } from '../../gateway/deadletter/deadletter.ts';
 import { metricValue } from '../../gateway/metrics.ts';
@@ -25,6 +24,14 @@ const schemas = {
   vehicle: loadSchema(path.join(repoRoot, 'schemas/vehicle-gps.avsc')).type,
 };
 const deadLetterType = loadSchema(DEADLETTER_SCHEMA_PATH).type;
+interface DeadLetter {
+  reason: string;
+  detail: string;
+  mqttTopic: string;
+  clientId: string;
+  qos: number;
+  payload: Buffer;
+}
 const FLEETS: Fleet[] = ['city', 'factory', 'vehicle'];
 
 describe('pipeline against a real Kafka', () => {
@@ -144,7 +151,7 @@ describe('pipeline against a real Kafka', () => {
       timeoutMs: 30_000,
     });
     assert.equal(dead.length, malformed.length * ROUNDS);
-    const decoded = dead.map((m) => deadLetterType.fromBuffer(m.value!) as Record<string, any>);
+    const decoded = dead.map((m) => deadLetterType.fromBuffer(m.value!) as DeadLetter);
     const counts = new Map<string, number>();
     for (const d of decoded) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1);
     assert.deepEqual(Object.fromEntries(counts), {

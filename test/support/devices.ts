@@ -25,7 +25,14 @@ export function topicFor(fleet: Fleet, deviceId: string): string {
 export function readingFor(fleet: Fleet, seq: number, ts: number): Record<string, unknown> {
   switch (fleet) {
     case 'city':
-      return { seq, ts, pm25UgM3: 5 + (seq % 40) / 2, pm10UgM3: 12.5 + (seq % 7), no2UgM3: 20 + (seq % 11), intervalS: 60 };
+      return {
+        seq,
+        ts,
+        pm25UgM3: 5 + (seq % 40) / 2,
+        pm10UgM3: 12.5 + (seq % 7),
+        no2UgM3: 20 + (seq % 11),
+        intervalS: 60,
+      };
     case 'factory':
       return {
         seq,
@@ -73,7 +80,9 @@ export async function publishSequence(
   for (let seq = 1; seq <= count; seq++) {
     const payload = readingFor(fleet, seq, Date.now());
     sent.push({ fleet, deviceId, topic, payload });
-    const p = client.publishAsync(topic, JSON.stringify(payload), { qos: 1 }).finally(() => inflight.delete(p));
+    const p = client
+      .publishAsync(topic, JSON.stringify(payload), { qos: 1 })
+      .finally(() => inflight.delete(p));
     inflight.add(p);
     if (inflight.size >= window) await Promise.race(inflight);
   }

@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { parseConfig } from '../../gateway/config/load.ts';
@@ -22,7 +22,12 @@ export interface TestTopics {
 
 /** The sample config's routes, with topics unique to this test so runs never see each other. */
 export function sampleConfig(overrides: Record<string, unknown> = {}) {
-  const raw = parse(readFileSync(examplePath, 'utf8')) as Record<string, any>;
+  const raw = parse(readFileSync(examplePath, 'utf8')) as {
+    routes: Array<{ kafkaTopic: string }>;
+    mqtt: object;
+    kafka: object;
+    spool?: object;
+  };
   const id = randomUUID().slice(0, 8);
   const topics: TestTopics = {
     city: `test.${id}.city`,
@@ -30,9 +35,9 @@ export function sampleConfig(overrides: Record<string, unknown> = {}) {
     vehicle: `test.${id}.vehicle`,
     deadLetter: `test.${id}.deadletter`,
   };
-  raw.routes[0].kafkaTopic = topics.city;
-  raw.routes[1].kafkaTopic = topics.factory;
-  raw.routes[2].kafkaTopic = topics.vehicle;
+  raw.routes[0]!.kafkaTopic = topics.city;
+  raw.routes[1]!.kafkaTopic = topics.factory;
+  raw.routes[2]!.kafkaTopic = topics.vehicle;
   raw.mqtt = { ...raw.mqtt, host: '127.0.0.1', port: 0 };
   raw.kafka = { ...raw.kafka, brokers: testKafkaBrokers(), deadLetterTopic: topics.deadLetter };
   delete raw.spool;

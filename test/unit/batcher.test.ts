@@ -11,7 +11,13 @@ const rec = (size: number, key = 'k'): OutboundRecord => ({
 });
 
 function make(opts: Partial<BatcherOptions> = {}) {
-  const batcher = new Batcher({ maxRecords: 1000, maxBytes: 1 << 20, lingerMs: 1000, maxBufferedBytes: 1 << 30, ...opts });
+  const batcher = new Batcher({
+    maxRecords: 1000,
+    maxBytes: 1 << 20,
+    lingerMs: 1000,
+    maxBufferedBytes: 1 << 30,
+    ...opts,
+  });
   let readyEvents = 0;
   batcher.onReady = () => readyEvents++;
   return { batcher, readyEvents: () => readyEvents };
@@ -23,9 +29,15 @@ describe('batcher flush triggers', () => {
     for (let i = 0; i < 7; i++) batcher.add('t', rec(10), null, null);
     assert.equal(readyEvents(), 2);
     const ready = batcher.takeReady();
-    assert.deepEqual(ready.map((b) => b.records.length), [3, 3]);
+    assert.deepEqual(
+      ready.map((b) => b.records.length),
+      [3, 3],
+    );
     batcher.flushAll();
-    assert.deepEqual(batcher.takeReady().map((b) => b.records.length), [1]);
+    assert.deepEqual(
+      batcher.takeReady().map((b) => b.records.length),
+      [1],
+    );
   });
 
   test('maxBytes: a record that would pass the limit starts a new batch', () => {
@@ -102,9 +114,14 @@ describe('batcher memory bound', () => {
   test('a record larger than the whole bound is admitted alone', () => {
     const { batcher } = make({ maxRecords: 1, maxBufferedBytes: 10 });
     let admitted = false;
-    batcher.add('t', rec(500), () => {
-      admitted = true;
-    }, null);
+    batcher.add(
+      't',
+      rec(500),
+      () => {
+        admitted = true;
+      },
+      null,
+    );
     assert.ok(admitted);
   });
 
@@ -125,7 +142,10 @@ describe('batcher memory bound', () => {
     const taken = batcher.takeReady();
     batcher.add('t', rec(10, 'd'), null, null);
     batcher.requeue(taken);
-    assert.deepEqual(batcher.takeReady().map((b) => b.records[0]!.key?.toString()), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      batcher.takeReady().map((b) => b.records[0]!.key?.toString()),
+      ['a', 'b', 'c', 'd'],
+    );
   });
 
   test('drained resolves once every record is completed; abandon counts QoS 0 losses', async () => {
@@ -149,6 +169,14 @@ describe('batcher memory bound', () => {
   });
 
   test('recordBytes counts key, value and headers', () => {
-    assert.equal(recordBytes({ key: Buffer.from('abc'), value: Buffer.alloc(10), headers: { h: Buffer.from('xy') }, timestamp: 0 }), 16);
+    assert.equal(
+      recordBytes({
+        key: Buffer.from('abc'),
+        value: Buffer.alloc(10),
+        headers: { h: Buffer.from('xy') },
+        timestamp: 0,
+      }),
+      16,
+    );
   });
 });

@@ -23,7 +23,14 @@ function problemsOf(raw: unknown, overrides = {}): string[] {
 
 const minimal = {
   kafka: { brokers: ['127.0.0.1:9092'] },
-  routes: [{ name: 'r', mqttTopic: 'fleet/{fleetId}/vehicles/{vehicleId}/position', kafkaTopic: 't', schema: 'vehicle-gps.avsc' }],
+  routes: [
+    {
+      name: 'r',
+      mqttTopic: 'fleet/{fleetId}/vehicles/{vehicleId}/position',
+      kafkaTopic: 't',
+      schema: 'vehicle-gps.avsc',
+    },
+  ],
 };
 
 describe('config', () => {
@@ -46,18 +53,29 @@ describe('config', () => {
     assert.equal(config.mqtt.port, 1883);
     assert.equal(config.mqtt.host, '0.0.0.0');
     assert.equal(config.kafka.deadLetterTopic, 'weir.deadletter');
-    assert.deepEqual(config.batch, { maxRecords: 1000, maxBytes: 1048576, lingerMs: 10, maxBufferedBytes: 67108864 });
+    assert.deepEqual(config.batch, {
+      maxRecords: 1000,
+      maxBytes: 1048576,
+      lingerMs: 10,
+      maxBufferedBytes: 67108864,
+    });
   });
 
   test('flags and environment override the file', () => {
-    const { config } = parseConfig(minimal, schemas, { mqttPort: '2883', kafkaBrokers: 'a:1, b:2', spoolDir: '/var/spool' });
+    const { config } = parseConfig(minimal, schemas, {
+      mqttPort: '2883',
+      kafkaBrokers: 'a:1, b:2',
+      spoolDir: '/var/spool',
+    });
     assert.equal(config.mqtt.port, 2883);
     assert.deepEqual(config.kafka.brokers, ['a:1', 'b:2']);
     assert.equal(config.spool.dir, '/var/spool');
   });
 
   test('an invalid override is reported like a bad file value', () => {
-    assert.deepEqual(problemsOf(minimal, { mqttPort: 'abc' }), ['mqtt.port: Invalid input: expected number, received string']);
+    assert.deepEqual(problemsOf(minimal, { mqttPort: 'abc' }), [
+      'mqtt.port: Invalid input: expected number, received string',
+    ]);
   });
 
   test('every problem is listed with its path, schema and cross-field checks alike', () => {
@@ -87,14 +105,26 @@ describe('config', () => {
 
   test('missing required sections', () => {
     const problems = problemsOf({});
-    assert.ok(problems.some((p) => p.startsWith('kafka:')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('routes:')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('kafka:')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('routes:')),
+      problems.join('\n'),
+    );
   });
 
   test('a schema file that is not Avro is reported', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-config-'));
-    writeFileSync(path.join(dir, 'bad.avsc'), '{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}');
-    const problems = problemsOf({ ...minimal, routes: [{ ...minimal.routes[0], schema: path.join(dir, 'bad.avsc') }] });
+    writeFileSync(
+      path.join(dir, 'bad.avsc'),
+      '{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}',
+    );
+    const problems = problemsOf({
+      ...minimal,
+      routes: [{ ...minimal.routes[0], schema: path.join(dir, 'bad.avsc') }],
+    });
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /^routes\[0\]\.schema: .*not a valid Avro schema/);
   });
@@ -103,6 +133,9 @@ describe('config', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-config-'));
     const file = path.join(dir, 'c.yaml');
     writeFileSync(file, 'kafka:\n  brokers: [a:1\nroutes: []\n');
-    assert.throws(() => loadConfigFile(file), (err: unknown) => err instanceof ConfigError && /line \d+/.test(err.message));
+    assert.throws(
+      () => loadConfigFile(file),
+      (err: unknown) => err instanceof ConfigError && /line \d+/.test(err.message),
+    );
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadSchema, RecordDecoder } from '../../gateway/codec/avro.ts';
 
 const schemaPath = (name: string) => fileURLToPath(new URL(`../../schemas/${name}.avsc`, import.meta.url));
@@ -11,20 +11,32 @@ const decoder = new RecordDecoder({
   keySegment: 'vehicleId',
 });
 const segments = { fleetId: 'buses', vehicleId: 'bus-17' };
-const valid = { seq: 5, ts: 1_763_800_000_000, latDeg: 52.52, lonDeg: 13.405, speedKmh: 31.5, headingDeg: 270, odometerKm: 81234.2, fuelPct: 40 };
+const valid = {
+  seq: 5,
+  ts: 1_763_800_000_000,
+  latDeg: 52.52,
+  lonDeg: 13.405,
+  speedKmh: 31.5,
+  headingDeg: 270,
+  odometerKm: 81234.2,
+  fuelPct: 40,
+};
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 describe('decoder', () => {
   test('valid payload: topic segments and receive time fill their fields', () => {
     const r = decoder.decode(json(valid), segments, 1_763_800_000_123);
     assert.ok(r.ok);
-    assert.deepEqual({ ...vehicle.type.fromBuffer(r.value) }, {
-      ...valid,
-      deviceId: 'bus-17',
-      fleetId: 'buses',
-      receivedAt: 1_763_800_000_123,
-      batteryPct: null,
-    });
+    assert.deepEqual(
+      { ...vehicle.type.fromBuffer(r.value) },
+      {
+        ...valid,
+        deviceId: 'bus-17',
+        fleetId: 'buses',
+        receivedAt: 1_763_800_000_123,
+        batteryPct: null,
+      },
+    );
   });
 
   test('the topic wins over payload fields naming the device', () => {

@@ -26,7 +26,10 @@ describe('router', () => {
   test('literal levels must match exactly', () => {
     assert.equal(router.match('factory/p1/l2/m3/telemetry')?.route.name, 'factory');
     assert.equal(router.match('factory/p1/l2/m3/status'), null);
-    assert.deepEqual(router.match('fleet/f1/vehicles/v9/position')?.segments, { fleetId: 'f1', vehicleId: 'v9' });
+    assert.deepEqual(router.match('fleet/f1/vehicles/v9/position')?.segments, {
+      fleetId: 'f1',
+      vehicleId: 'v9',
+    });
   });
 
   test('no match: too few or too many levels, unknown prefix', () => {
@@ -65,6 +68,10 @@ describe('pattern parsing', () => {
   });
 
   test('lists named segments in order', () => {
-    assert.deepEqual(pattern('factory/{plant}/{line}/{machineId}/telemetry').names, ['plant', 'line', 'machineId']);
+    assert.deepEqual(pattern('factory/{plant}/{line}/{machineId}/telemetry').names, [
+      'plant',
+      'line',
+      'machineId',
+    ]);
   });
 });

@@ -33,7 +33,11 @@ const PERMANENT = new Set([
   'INVALID_TOPIC_EXCEPTION',
 ]);
 /** Producer-state errors: a fresh producer (new producer id) recovers from them. */
-const PRODUCER_STATE = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+const PRODUCER_STATE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
 
 const COMPRESSION = {
   none: CompressionTypes.None,
@@ -119,7 +123,9 @@ export class KafkajsSink implements Sink {
   async send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
     const producer = this.#producer;
     if (producer === null) {
-      const error = new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', { retriable: true });
+      const error = new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', {
+        retriable: true,
+      });
       return batches.map(() => ({ status: 'retry', error }));
     }
     try {

@@ -7,6 +7,7 @@ import {
   DEFAULT_KAFKA_VERSION,
   defaultKafkaDir,
   ensureKafkaJars,
+  ignoreKafkajsNegativeTimeoutWarnings,
   kafkaStatus,
   LocalKafkaError,
   startKafka,
@@ -24,7 +25,8 @@ const USAGE = `usage: weir kafka <start|stop|status|fetch> [options]
 options:
   --dir DIR              state dir (default ${defaultKafkaDir()})
   --port P               broker port on 127.0.0.1 (default ${DEFAULT_KAFKA_PORT}; controller uses P+1)
-  --kafka-version V      Kafka version (default ${DEFAULT_KAFKA_VERSION})
+  --kafka-version V      Kafka version (default ${DEFAULT_KAFKA_VERSION}; 3.9.x works too)
+  --heap-mb MB           broker heap for start (default 512; 1024 for benchmarks)
   -h, --help             show this help
 `;
 
@@ -38,22 +40,8 @@ function usageError(message: string): number {
   return 2;
 }
 
-// kafkajs 2.2.4 (used for the readiness probe) calls setTimeout with a negative delay in its request
-// queue; Node 24 reports that as a TimeoutNegativeWarning on stderr. It is harmless (Node uses 1 ms,
-// as older versions did silently), so keep it out of this command's output.
-function ignoreNegativeTimeoutWarnings(): void {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
-    const first = rest[0];
-    const type = typeof first === 'string' ? first : (first as { type?: string } | undefined)?.type;
-    if (type === 'TimeoutNegativeWarning') return;
-    if (warning instanceof Error && warning.name === 'TimeoutNegativeWarning') return;
-    return Reflect.apply(emitWarning, this, [warning, ...rest]);
-  } as typeof process.emitWarning;
-}
-
 export async function kafkaCommand(args: string[]): Promise<number> {
-  ignoreNegativeTimeoutWarnings();
+  ignoreKafkajsNegativeTimeoutWarnings();
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(args);
@@ -76,13 +64,20 @@ export async function kafkaCommand(args: string[]): Promise<number> {
       return usageError(`--port must be an integer between 1 and 65534, not '${values.port}'`);
     }
   }
+  let heapMb: number | undefined;
+  if (values['heap-mb'] !== undefined) {
+    heapMb = Number(values['heap-mb']);
+    if (!/^\d+$/.test(values['heap-mb']) || heapMb < 64) {
+      return usageError(`--heap-mb must be an integer of at least 64, not '${values['heap-mb']}'`);
+    }
+  }
   const dir = values.dir;
   const version = values['kafka-version'];
 
   try {
     switch (sub) {
       case 'start': {
-        const info = await startKafka({ dir, port, version, log: progress });
+        const info = await startKafka({ dir, port, version, heapMb, log: progress });
         const verb = info.alreadyRunning ? 'already running' : 'running';
         out(`Kafka ${info.version} ${verb} at ${info.brokers} (pid ${info.pid}, data in ${info.dir})`);
         return 0;
@@ -138,6 +133,7 @@ function parse(args: string[]) {
       dir: { type: 'string' },
       port: { type: 'string' },
       'kafka-version': { type: 'string' },
+      'heap-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -163,7 +163,14 @@ function run(
 function tail(text: string, lines = 30): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes from Maven
   const clean = text.replace(/\u001b\[[0-9;]*m/g, '').trimEnd();
-  return clean.split('\n').slice(-lines).join('\n');
+  // drop Maven's generic advice after an error; keep what went wrong
+  const boilerplate =
+    /^\[ERROR\] *$|^\[ERROR\] (To see the full|Re-run Maven|For more information|\[Help \d+\] http)/;
+  return clean
+    .split('\n')
+    .filter((l) => !boilerplate.test(l))
+    .slice(-lines)
+    .join('\n');
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -492,6 +499,8 @@ function assertPortFree(port: number, what: string): Promise<void> {
   });
 }
 
+export { ignoreKafkajsNegativeTimeoutWarnings } from '../../gateway/sinks/kafka/kafkajs-warnings.ts';
+
 /** One metadata round trip with kafkajs (what the gateway uses), no retries. */
 async function metadataAnswers(brokers: string): Promise<boolean> {
   const { Kafka, logLevel } = await import('kafkajs');
@@ -553,7 +562,7 @@ export interface StartKafkaOptions {
   version?: string;
   /** Where the shared jar cache lives (default ~/.cache/weir/kafka-VERSION). */
   cacheDir?: string;
-  /** How long to wait for the broker to answer (default 90 s). */
+  /** How long to wait for the broker to answer once the JVM is spawned (default 90 s). */
   timeoutMs?: number;
   /**
    * Start the JVM in its own session so it outlives this process (default true, what the CLI
@@ -575,7 +584,6 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<LocalKaf
   const dir = resolve(opts.dir ?? defaultKafkaDir());
   const log = opts.log ?? noLog;
   const timeoutMs = opts.timeoutMs ?? 90_000;
-  const deadline = Date.now() + timeoutMs;
   const logFile = logFileOf(dir);
 
   const current = await kafkaStatus({ dir });
@@ -588,7 +596,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<LocalKaf
       );
     }
     // It may still be starting (another `weir kafka start`): give it the same time budget.
-    if (!(await waitAnswering(state.brokers, deadline))) {
+    if (!(await waitAnswering(state.brokers, Date.now() + timeoutMs))) {
       throw new LocalKafkaError(
         'WEIR_KAFKA_NOT_ANSWERING',
         `Kafka (pid ${current.pid}) runs for ${dir} but does not answer at ${state.brokers}; see ${logFile} or run \`weir kafka stop --dir ${dir}\``,
@@ -686,6 +694,8 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<LocalKaf
   child.once('error', (e) => {
     exited = e.message;
   });
+  // The time budget starts here: downloading jars and formatting do not count against it.
+  const deadline = Date.now() + timeoutMs;
   const pid = child.pid;
   if (pid === undefined) {
     await sleep(10); // let 'error' fire
@@ -725,7 +735,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<LocalKaf
       await stopKafka({ dir, timeoutMs: 10_000 }).catch(() => {});
       throw new LocalKafkaError(
         'WEIR_KAFKA_START_TIMEOUT',
-        `Kafka did not become ready within ${Math.round(timeoutMs / 1000)} s (${sawReadyLine ? 'no metadata answer' : `no '${READY_LINE}' line`}); log: ${logFile}`,
+        `Kafka did not become ready within ${timeoutMs / 1000} s (${sawReadyLine ? 'no metadata answer' : `no '${READY_LINE}' line`}); log: ${logFile}`,
         { logTail },
       );
     }

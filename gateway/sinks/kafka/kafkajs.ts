@@ -7,6 +7,7 @@ import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
+import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 
 export interface KafkajsSinkOptions {
   readonly brokers: readonly string[];
@@ -68,6 +69,7 @@ export class KafkajsSink implements Sink {
 
   constructor(opts: KafkajsSinkOptions) {
     this.#o = opts;
+    ignoreKafkajsNegativeTimeoutWarnings();
     if (opts.compression === 'zstd') registerZstd();
     const log = opts.log;
     this.#kafka = new Kafka({

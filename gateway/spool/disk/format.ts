@@ -1,0 +1,180 @@
+// On-disk format of the spool. Pure functions, no I/O. The invariants and the way the files are
+// used are described in spool.ts.
+//
+// Segment file `<firstSeq as 20 digits>.seg`:
+//   header   16 bytes: magic "WEIRSPL\0" (8) · format version u32 LE (4) · reserved u32 (4)
+//   frames   one after another, nothing in between
+//
+// Frame (all integers little-endian):
+//   u32  frameLength      bytes after this field (crc .. end of value)
+//   u32  crc32            zlib CRC-32 of every byte after this field
+//   u64  seq              record sequence number; contiguous across segments (+1 per record)
+//   u64  timestamp        epoch milliseconds (the gateway receive time)
+//   u16  topicLength, topic (UTF-8)             Kafka topic
+//   u16  keyLength (0xffff = no key), key
+//   u16  headerCount, then per header: u16 nameLength, name (UTF-8), u32 valueLength, value
+//   u32  valueLength, value                     the Avro-encoded record
+import { crc32 } from 'node:zlib';
+import type { OutboundRecord } from '../../contracts.ts';
+
+export const SEGMENT_MAGIC = Buffer.from('WEIRSPL\0', 'latin1');
+export const FORMAT_VERSION = 1;
+export const SEGMENT_HEADER_BYTES = 16;
+/** frameLength + crc. */
+export const FRAME_PREFIX_BYTES = 8;
+const NO_KEY = 0xffff;
+const MIN_BODY = 8 + 8 + 2 + 2 + 2 + 4;
+export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+
+export interface SpooledRecord {
+  readonly seq: number;
+  readonly topic: string;
+  readonly record: OutboundRecord;
+}
+
+export function segmentName(firstSeq: number): string {
+  return `${String(firstSeq).padStart(20, '0')}.seg`;
+}
+
+/** The first sequence number encoded in a segment file name, or null for other files. */
+export function parseSegmentName(name: string): number | null {
+  const m = /^(\d{20})\.seg$/.exec(name);
+  return m === null ? null : Number(m[1]);
+}
+
+export function segmentHeader(): Buffer {
+  const b = Buffer.alloc(SEGMENT_HEADER_BYTES);
+  SEGMENT_MAGIC.copy(b, 0);
+  b.writeUInt32LE(FORMAT_VERSION, 8);
+  return b;
+}
+
+/** null when the header is valid, else what is wrong with it. */
+export function checkSegmentHeader(b: Buffer): string | null {
+  if (b.length < SEGMENT_HEADER_BYTES) return 'segment header is incomplete';
+  if (!b.subarray(0, 8).equals(SEGMENT_MAGIC)) return 'not a weir spool segment (bad magic)';
+  const v = b.readUInt32LE(8);
+  if (v !== FORMAT_VERSION) return `unsupported spool format version ${v}`;
+  return null;
+}
+
+/** Encodes one record as a frame. */
+export function encodeFrame(seq: number, topic: string, record: OutboundRecord): Buffer {
+  const topicBytes = Buffer.byteLength(topic);
+  const key = record.key;
+  const headerNames = Object.keys(record.headers);
+  let headersBytes = 0;
+  for (const name of headerNames) headersBytes += 2 + Buffer.byteLength(name) + 4 + record.headers[name]!.length;
+  const body = MIN_BODY + topicBytes + (key?.length ?? 0) + headersBytes + record.value.length;
+  const frame = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + body);
+  let p = FRAME_PREFIX_BYTES;
+  frame.writeUInt32LE(body, 0);
+  p = writeU64(frame, seq, p);
+  p = writeU64(frame, record.timestamp, p);
+  frame.writeUInt16LE(topicBytes, p);
+  p += 2;
+  p += frame.write(topic, p);
+  if (key === null) {
+    frame.writeUInt16LE(NO_KEY, p);
+    p += 2;
+  } else {
+    frame.writeUInt16LE(key.length, p);
+    p += 2;
+    p += key.copy(frame, p);
+  }
+  frame.writeUInt16LE(headerNames.length, p);
+  p += 2;
+  for (const name of headerNames) {
+    const value = record.headers[name]!;
+    frame.writeUInt16LE(Buffer.byteLength(name), p);
+    p += 2;
+    p += frame.write(name, p);
+    frame.writeUInt32LE(value.length, p);
+    p += 4;
+    p += value.copy(frame, p);
+  }
+  frame.writeUInt32LE(record.value.length, p);
+  p += 4;
+  record.value.copy(frame, p);
+  frame.writeUInt32LE(crc32(frame.subarray(FRAME_PREFIX_BYTES)), 4);
+  return frame;
+}
+
+export type DecodeOutcome =
+  /** A whole, valid frame: the record and the frame's total size. */
+  | { readonly kind: 'record'; readonly value: SpooledRecord; readonly bytes: number }
+  /** The buffer ends inside the frame: read more (or, at the end of a file, a torn tail). */
+  | { readonly kind: 'incomplete'; readonly needBytes: number }
+  /** Not a valid frame. */
+  | { readonly kind: 'corrupt'; readonly reason: string };
+
+/**
+ * Decodes the frame at `at`. The record's buffers are views into `buf` (no copies).
+ * `expectedSeq`, when given, must match: a frame with a valid CRC but the wrong sequence number
+ * is treated as corrupt.
+ */
+export function decodeFrame(buf: Buffer, at: number, expectedSeq?: number): DecodeOutcome {
+  const available = buf.length - at;
+  if (available < FRAME_PREFIX_BYTES) return { kind: 'incomplete', needBytes: FRAME_PREFIX_BYTES };
+  const body = buf.readUInt32LE(at);
+  if (body < MIN_BODY || body > MAX_FRAME_BYTES) return { kind: 'corrupt', reason: `impossible frame length ${body}` };
+  const total = FRAME_PREFIX_BYTES + body;
+  if (available < total) return { kind: 'incomplete', needBytes: total };
+  const start = at + FRAME_PREFIX_BYTES;
+  const end = at + total;
+  if (crc32(buf.subarray(start, end)) !== buf.readUInt32LE(at + 4)) return { kind: 'corrupt', reason: 'CRC mismatch' };
+  try {
+    let p = start;
+    const seq = readU64(buf, p);
+    p += 8;
+    if (expectedSeq !== undefined && seq !== expectedSeq) {
+      return { kind: 'corrupt', reason: `sequence ${seq} where ${expectedSeq} was expected` };
+    }
+    const timestamp = readU64(buf, p);
+    p += 8;
+    const topicLength = buf.readUInt16LE(p);
+    p += 2;
+    const topic = buf.toString('utf8', p, p + topicLength);
+    p += topicLength;
+    const keyLength = buf.readUInt16LE(p);
+    p += 2;
+    let key: Buffer | null = null;
+    if (keyLength !== NO_KEY) {
+      key = buf.subarray(p, p + keyLength);
+      p += keyLength;
+    }
+    const headerCount = buf.readUInt16LE(p);
+    p += 2;
+    const headers: Record<string, Buffer> = {};
+    for (let i = 0; i < headerCount; i++) {
+      const nameLength = buf.readUInt16LE(p);
+      p += 2;
+      const name = buf.toString('utf8', p, p + nameLength);
+      p += nameLength;
+      const valueLength = buf.readUInt32LE(p);
+      p += 4;
+      headers[name] = buf.subarray(p, p + valueLength);
+      p += valueLength;
+    }
+    const valueLength = buf.readUInt32LE(p);
+    p += 4;
+    if (p + valueLength !== end) return { kind: 'corrupt', reason: 'field lengths do not add up to the frame length' };
+    const value = buf.subarray(p, end);
+    return { kind: 'record', value: { seq, topic, record: { key, value, headers, timestamp } }, bytes: total };
+  } catch {
+    return { kind: 'corrupt', reason: 'field lengths run past the frame' };
+  }
+}
+
+function writeU64(b: Buffer, n: number, at: number): number {
+  b.writeUInt32LE(n % 0x1_0000_0000, at);
+  b.writeUInt32LE(Math.floor(n / 0x1_0000_0000), at + 4);
+  return at + 8;
+}
+
+function readU64(b: Buffer, at: number): number {
+  const lo = b.readUInt32LE(at);
+  const hi = b.readUInt32LE(at + 4);
+  if (hi >= 0x20_0000) throw new RangeError('u64 beyond 2^53');
+  return hi * 0x1_0000_0000 + lo;
+}

@@ -1,0 +1,689 @@
+// The disk spool: weir's durable buffer between intake and Kafka.
+//
+// Files (in spool.dir):
+//   <firstSeq, 20 digits>.seg   segments: a header, then frames (format.ts), appended only
+//   checkpoint.json             { version: 1, ackedSeq } written atomically (checkpoint.ts)
+//
+// Invariants
+//  1. Every record gets a sequence number `seq`, +1 per record, contiguous across segments and
+//     across restarts; a segment's name is the seq of its first record, so the last seq of a
+//     segment is the next segment's first seq − 1. Numbers are assigned when a group is written,
+//     so a failed write leaves no gap.
+//  2. Frames are only appended. A file is never rewritten: it is deleted whole once every record
+//     in it is done (delivered to Kafka, or given up by policy and counted) and the checkpoint
+//     saying so is durable. The one exception is truncation of a damaged or torn tail.
+//  3. A durable callback (QoS 1/2 PUBACK) runs only after the fsync that covers its frame has
+//     returned. One fsync covers every frame written since the previous one (group commit).
+//  4. Records are handed to the reader in seq order, each once per process lifetime. The
+//     checkpoint is the highest seq such that it and every seq before it is done; replay after a
+//     restart starts right after it, so nothing acknowledged is lost and nothing after the
+//     checkpoint is skipped. Records done but after the checkpoint may be sent again after a
+//     crash: duplicates, never loss.
+//  5. Damage never stops the spool. A torn or corrupt tail of the last segment is truncated at
+//     the last good frame when the spool opens; a corrupt frame found while reading truncates
+//     that segment there and reading continues with the next segment. Either way the number of
+//     records lost is known exactly (invariant 1), counted and logged with the file and offset.
+//  6. Bytes on disk never pass maxBytes by more than one write group. When full: `block` makes
+//     appends wait (the source stops reading from devices), `dropNewest` refuses new records,
+//     `dropOldest` deletes the oldest segment; records given up are counted exactly.
+import { mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { OutboundRecord, Settle } from '../../contracts.ts';
+import { WeirError } from '../../errors.ts';
+import { type Checkpoint, readCheckpoint, syncDirectory, writeCheckpoint } from './checkpoint.ts';
+import {
+  checkSegmentHeader,
+  decodeFrame,
+  encodeFrame,
+  FRAME_PREFIX_BYTES,
+  parseSegmentName,
+  SEGMENT_HEADER_BYTES,
+  type SpooledRecord,
+  segmentHeader,
+  segmentName,
+} from './format.ts';
+
+export type WhenFull = 'block' | 'dropOldest' | 'dropNewest';
+
+export interface DamageReport {
+  readonly file: string;
+  readonly offset: number;
+  readonly reason: string;
+  /** Records lost with the damaged bytes. */
+  readonly records: number;
+  readonly bytes: number;
+}
+
+export interface SpoolEvents {
+  /** A damaged or torn region was cut off (at open, or while reading). */
+  damaged(report: DamageReport): void;
+  /** Records given up because the spool was full (dropOldest / dropNewest). */
+  dropped(records: number): void;
+  /** A write or fsync failed; the records concerned were not acknowledged. */
+  ioError(err: Error): void;
+}
+
+export interface DiskSpoolOptions {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly segmentBytes: number;
+  readonly whenFull: WhenFull;
+  /** 0: fsync after each group write (default); N: fsync every N ms. */
+  readonly fsyncIntervalMs: number;
+  readonly checkpointIntervalMs: number;
+  readonly events: SpoolEvents;
+}
+
+interface Segment {
+  readonly firstSeq: number;
+  readonly file: string;
+  /** Bytes in the file (for the active segment: bytes written so far). */
+  size: number;
+  dropped: boolean;
+}
+
+interface PendingAppend {
+  readonly topic: string;
+  readonly record: OutboundRecord;
+  readonly bytes: number;
+  readonly onDurable: Settle | null;
+}
+
+interface Waiter extends PendingAppend {
+  readonly onAccepted: Settle | null;
+}
+
+/** A record handed to the reader; `done` marks it delivered. */
+export interface ReadEntry {
+  readonly seq: number;
+  readonly timestamp: number;
+  done: boolean;
+}
+
+export interface SpoolStats {
+  readonly segments: number;
+  readonly bytes: number;
+  /** Records written but not yet done. */
+  readonly records: number;
+  readonly ackedSeq: number;
+  readonly lastSeq: number;
+  /** Age of the oldest record handed out and not yet done, ms (0 when none). */
+  readonly oldestAgeMs: number;
+  readonly waitingAppends: number;
+}
+
+const MIN_READ = 256 * 1024;
+const MAX_READ = 8 * 1024 * 1024;
+
+export class DiskSpool {
+  readonly #o: DiskSpoolOptions;
+  readonly #segments: Segment[] = [];
+  #active!: Segment;
+  #writeHandle!: FileHandle;
+  /** Last seq written to a file (not necessarily fsync'd yet). */
+  #writtenSeq = 0;
+  #totalBytes = 0;
+
+  // Writer
+  #pending: PendingAppend[] = [];
+  #pendingBytes = 0;
+  #waiters: Waiter[] = [];
+  #writing: Promise<void> | null = null;
+  #unsynced: Settle[] = [];
+  #syncTimer: NodeJS.Timeout | null = null;
+  #syncDue = false;
+  #closed = false;
+
+  // Reader
+  #readSegment: Segment | null = null;
+  #readHandle: FileHandle | null = null;
+  #readOffset = SEGMENT_HEADER_BYTES;
+  #readNextSeq = 1;
+  /** Records with seq ≤ this are already done (from the checkpoint): read past, not handed out. */
+  #skipThrough = 0;
+  #appendedWaiters: Array<() => void> = [];
+
+  // Acknowledgement tracking
+  #handedOut: ReadEntry[] = [];
+  #handedHead = 0;
+  #ackedSeq = 0;
+  #persistedSeq = 0;
+  #checkpointTimer: NodeJS.Timeout | null = null;
+  #checkpointing: Promise<void> | null = null;
+
+  private constructor(opts: DiskSpoolOptions) {
+    this.#o = opts;
+  }
+
+  /** Opens (creating if needed) and recovers a spool directory. */
+  static async open(opts: DiskSpoolOptions): Promise<DiskSpool> {
+    const spool = new DiskSpool(opts);
+    await spool.#recover();
+    spool.#checkpointTimer = setInterval(() => void spool.#checkpoint(), opts.checkpointIntervalMs);
+    spool.#checkpointTimer.unref();
+    return spool;
+  }
+
+  get dir(): string {
+    return this.#o.dir;
+  }
+
+  // ───────────────────────────── recovery ─────────────────────────────
+
+  async #recover(): Promise<void> {
+    const { dir } = this.#o;
+    await mkdir(dir, { recursive: true });
+    const names = await readdir(dir);
+    for (const name of names) if (name.endsWith('.tmp')) await rm(path.join(dir, name), { force: true });
+    const firstSeqs = names
+      .map(parseSegmentName)
+      .filter((n): n is number => n !== null)
+      .sort((a, b) => a - b);
+    for (const firstSeq of firstSeqs) {
+      const file = path.join(dir, segmentName(firstSeq));
+      this.#segments.push({ firstSeq, file, size: (await stat(file)).size, dropped: false });
+    }
+
+    const { checkpoint, problem } = await readCheckpoint(dir);
+    if (problem !== undefined) {
+      // Not trusted: replay everything still on disk (duplicates, never loss).
+      this.#o.events.damaged({ file: path.join(dir, 'checkpoint.json'), offset: 0, reason: problem, records: 0, bytes: 0 });
+    }
+    const first = this.#segments[0];
+    let acked = checkpoint?.ackedSeq ?? (first === undefined ? 0 : first.firstSeq - 1);
+
+    // The last segment is the only one a crash can leave torn: scan it whole now. The others are
+    // checked frame by frame as they are read (invariant 5).
+    const last = this.#segments.at(-1);
+    let written = acked;
+    if (last !== undefined) written = last.firstSeq - 1 + (await this.#recoverLastSegment(last));
+    if (written <= acked) {
+      // Everything on disk is done — or the checkpoint is ahead of a tail that never reached
+      // the disk (records read and delivered before their fsync, then power loss). Start a
+      // fresh segment right after the checkpoint so numbering stays contiguous.
+      for (const seg of this.#segments.splice(0)) await unlink(seg.file);
+      written = acked;
+    } else {
+      // Segments whose records are all done are deleted (a crash may have left them).
+      while (this.#segments.length > 1 && this.#segments[1]!.firstSeq - 1 <= acked) {
+        await unlink(this.#segments.shift()!.file);
+      }
+      const oldest = this.#segments[0]!;
+      if (oldest.firstSeq > acked + 1) {
+        // Records between the checkpoint and the oldest segment are gone (a segment was removed).
+        const missing = oldest.firstSeq - (acked + 1);
+        this.#o.events.damaged({ file: oldest.file, offset: 0, reason: 'segments missing before this one', records: missing, bytes: 0 });
+        acked = oldest.firstSeq - 1;
+      }
+    }
+    this.#writtenSeq = written;
+
+    this.#ackedSeq = acked;
+    this.#persistedSeq = checkpoint?.ackedSeq ?? 0;
+    this.#skipThrough = acked;
+
+    if (this.#segments.length === 0) {
+      await this.#createSegment(this.#writtenSeq + 1);
+    } else {
+      this.#active = this.#segments.at(-1)!;
+      this.#writeHandle = await open(this.#active.file, 'r+');
+    }
+    this.#totalBytes = this.#segments.reduce((sum, s) => sum + s.size, 0);
+    const start = this.#segments[0]!;
+    this.#readSegment = start;
+    this.#readOffset = SEGMENT_HEADER_BYTES;
+    this.#readNextSeq = start.firstSeq;
+  }
+
+  /**
+   * Validates the last segment frame by frame and truncates a torn or corrupt tail. Returns the
+   * number of good records in it.
+   */
+  async #recoverLastSegment(seg: Segment): Promise<number> {
+    const handle = await open(seg.file, 'r+');
+    try {
+      const data = await handle.readFile();
+      const headerProblem = checkSegmentHeader(data);
+      if (headerProblem !== null) {
+        // A crash between creating the file and writing its header leaves it short; anything
+        // else with a bad header is not ours to interpret. Either way nothing in it is readable.
+        await handle.truncate(0);
+        await handle.write(segmentHeader(), 0, SEGMENT_HEADER_BYTES, 0);
+        await handle.sync();
+        seg.size = SEGMENT_HEADER_BYTES;
+        if (data.length > 0) {
+          this.#o.events.damaged({ file: seg.file, offset: 0, reason: headerProblem, records: 0, bytes: data.length });
+        }
+        return 0;
+      }
+      let at = SEGMENT_HEADER_BYTES;
+      let seq = seg.firstSeq;
+      let reason: string | null = null;
+      while (at < data.length) {
+        const r = decodeFrame(data, at, seq);
+        if (r.kind === 'record') {
+          at += r.bytes;
+          seq++;
+          continue;
+        }
+        reason = r.kind === 'incomplete' ? 'torn last record (incomplete frame)' : r.reason;
+        break;
+      }
+      if (reason !== null) {
+        await handle.truncate(at);
+        await handle.sync();
+        // How many records were in the cut-off bytes is unknown for a torn tail; they were never
+        // acknowledged (their fsync had not returned), so no device was told they were safe.
+        this.#o.events.damaged({ file: seg.file, offset: at, reason, records: 0, bytes: data.length - at });
+      }
+      seg.size = at;
+      return seq - seg.firstSeq;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #createSegment(firstSeq: number): Promise<void> {
+    const file = path.join(this.#o.dir, segmentName(firstSeq));
+    const handle = await open(file, 'wx+');
+    await handle.write(segmentHeader(), 0, SEGMENT_HEADER_BYTES, 0);
+    await handle.datasync();
+    await syncDirectory(this.#o.dir);
+    const seg: Segment = { firstSeq, file, size: SEGMENT_HEADER_BYTES, dropped: false };
+    this.#segments.push(seg);
+    this.#totalBytes += SEGMENT_HEADER_BYTES;
+    this.#active = seg;
+    this.#writeHandle = handle;
+  }
+
+  // ───────────────────────────── writing ─────────────────────────────
+
+  /**
+   * Appends a record. `onAccepted` runs once the record is admitted (QoS 0 acknowledges then);
+   * `onDurable` once the fsync covering it has returned (QoS 1/2). Either may be null. With
+   * `block`, a full spool delays both — that is the backpressure. With a drop policy, a record
+   * given up is still "accepted": its callbacks run without error and the drop is counted.
+   */
+  append(topic: string, record: OutboundRecord, onAccepted: Settle | null, onDurable: Settle | null): void {
+    if (this.#closed) {
+      const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool is closed', { retriable: true });
+      onAccepted?.(err);
+      onDurable?.(err);
+      return;
+    }
+    const bytes = frameBytes(topic, record);
+    if (this.#waiters.length > 0 || !this.#fits(bytes)) {
+      if (this.#o.whenFull === 'dropNewest') {
+        this.#o.events.dropped(1);
+        onAccepted?.();
+        onDurable?.();
+        return;
+      }
+      if (this.#o.whenFull === 'dropOldest' && this.#waiters.length === 0 && this.#dropOldestUntilFits(bytes)) {
+        this.#admit({ topic, record, bytes, onDurable }, onAccepted);
+        return;
+      }
+      this.#waiters.push({ topic, record, bytes, onDurable, onAccepted });
+      return;
+    }
+    this.#admit({ topic, record, bytes, onDurable }, onAccepted);
+  }
+
+  #fits(bytes: number): boolean {
+    // Count the headers of the segments the pending bytes will roll into (one extra: groups
+    // split at record boundaries, leaving slack at the end of each segment).
+    const ahead = this.#active.size + this.#pendingBytes + bytes;
+    const rolls = Math.ceil(ahead / (this.#o.segmentBytes - SEGMENT_HEADER_BYTES));
+    return this.#totalBytes + this.#pendingBytes + bytes + rolls * SEGMENT_HEADER_BYTES <= this.#o.maxBytes;
+  }
+
+  #admit(p: PendingAppend, onAccepted: Settle | null): void {
+    this.#pending.push(p);
+    this.#pendingBytes += p.bytes;
+    onAccepted?.();
+    this.#writing ??= this.#writeLoop();
+  }
+
+  #admitWaiters(): void {
+    while (this.#waiters.length > 0) {
+      const w = this.#waiters[0]!;
+      if (!this.#fits(w.bytes)) {
+        if (this.#o.whenFull !== 'dropOldest' || !this.#dropOldestUntilFits(w.bytes)) return;
+      }
+      this.#waiters.shift();
+      this.#admit(w, w.onAccepted);
+    }
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        // A group fills the active segment up to segmentBytes (at least one record per group);
+        // what does not fit waits for the next round, after a roll.
+        const rolls =
+          this.#active.size > SEGMENT_HEADER_BYTES &&
+          this.#active.size + this.#pending[0]!.bytes > this.#o.segmentBytes;
+        const room = this.#o.segmentBytes - (rolls ? SEGMENT_HEADER_BYTES : this.#active.size);
+        let count = 0;
+        let groupBytes = 0;
+        while (count < this.#pending.length && (count === 0 || groupBytes + this.#pending[count]!.bytes <= room)) {
+          groupBytes += this.#pending[count]!.bytes;
+          count++;
+        }
+        const group = this.#pending.splice(0, count);
+        const wantRoll =
+          this.#active.size > SEGMENT_HEADER_BYTES &&
+          (this.#active.size + groupBytes > this.#o.segmentBytes ||
+            (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
+        try {
+          if (wantRoll) await this.#roll();
+          const frames = group.map((p, i) => encodeFrame(this.#writtenSeq + 1 + i, p.topic, p.record));
+          await this.#writeAll(frames, this.#active.size);
+        } catch (err) {
+          this.#pendingBytes -= groupBytes;
+          await this.#writeHandle.truncate(this.#active.size).catch(() => {});
+          this.#o.events.ioError(err as Error);
+          const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', { cause: err, retriable: true });
+          for (const p of group) p.onDurable?.(e);
+          continue;
+        }
+        this.#pendingBytes -= groupBytes;
+        this.#active.size += groupBytes;
+        this.#totalBytes += groupBytes;
+        this.#writtenSeq += group.length;
+        for (const wake of this.#appendedWaiters.splice(0)) wake();
+        for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
+        if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
+          this.#syncDue = false;
+          await this.#sync();
+        } else {
+          this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
+        }
+        this.#admitWaiters();
+      }
+    } finally {
+      this.#writing = null;
+    }
+  }
+
+  async #writeAll(frames: Buffer[], position: number): Promise<void> {
+    let remaining = frames;
+    let pos = position;
+    while (remaining.length > 0) {
+      const { bytesWritten } = await this.#writeHandle.writev(remaining, pos);
+      pos += bytesWritten;
+      remaining = skipBytes(remaining, bytesWritten);
+    }
+  }
+
+  /** Interval mode: fsync now if idle, else right after the group being written. */
+  #syncTimerFired(): void {
+    this.#syncTimer = null;
+    if (this.#writing === null) void this.#sync();
+    else this.#syncDue = true;
+  }
+
+  /** fsync the active segment, then run the durable callbacks it covers. */
+  async #sync(): Promise<void> {
+    const callbacks = this.#unsynced;
+    this.#unsynced = [];
+    try {
+      await this.#writeHandle.datasync();
+    } catch (err) {
+      this.#o.events.ioError(err as Error);
+      const e = new WeirError('WEIR_SPOOL_FSYNC', 'fsync of the spool failed', { cause: err, retriable: true });
+      for (const cb of callbacks) cb(e);
+      return;
+    }
+    for (const cb of callbacks) cb();
+  }
+
+  async #roll(): Promise<void> {
+    // Frames already written to the old segment must be durable before their callbacks run;
+    // the callbacks themselves wait for the next sync, which now covers the new segment.
+    await this.#writeHandle.datasync();
+    await this.#writeHandle.close();
+    await this.#createSegment(this.#writtenSeq + 1);
+  }
+
+  /** Deletes oldest segments (never the active one) until `bytes` fit. Returns whether they do. */
+  #dropOldestUntilFits(bytes: number): boolean {
+    while (!this.#fits(bytes) && this.#segments.length > 1) {
+      const seg = this.#segments.shift()!;
+      const lastSeq = this.#segments[0]!.firstSeq - 1;
+      const from = Math.max(seg.firstSeq, this.#readNextSeq);
+      const unread = Math.max(0, lastSeq - from + 1);
+      seg.dropped = true;
+      this.#totalBytes -= seg.size;
+      if (this.#readSegment === seg) this.#moveReaderTo(this.#segments[0]!);
+      if (unread > 0) this.#o.events.dropped(unread);
+      unlink(seg.file).catch((err: unknown) => this.#o.events.ioError(err as Error));
+      this.#advanceAcked();
+    }
+    return this.#fits(bytes);
+  }
+
+  // ───────────────────────────── reading ─────────────────────────────
+
+  /** Resolves when records are written beyond what the reader has read (at once if they are). */
+  whenReadable(): Promise<void> {
+    if (this.#readNextSeq <= this.#writtenSeq || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#appendedWaiters.push(resolve));
+  }
+
+  /**
+   * Reads the next records in seq order, about `maxBytes` of them (at least one if any is
+   * written). Returns [] when the reader has caught up with the writer. Each record returned is
+   * tracked: call `done(entry)` when Kafka has it. Not re-entrant: await one call before the next.
+   */
+  async read(maxBytes: number): Promise<Array<SpooledRecord & { entry: ReadEntry }>> {
+    const out: Array<SpooledRecord & { entry: ReadEntry }> = [];
+    let outBytes = 0;
+    let need = 0;
+    while (out.length === 0 && this.#readNextSeq <= this.#writtenSeq && !this.#closed) {
+      const seg = this.#readSegment!;
+      const limit = seg.size;
+      if (this.#readOffset >= limit) {
+        const next = this.#segments[this.#segments.indexOf(seg) + 1];
+        if (next === undefined) return out; // caught up inside the active segment
+        if (this.#readNextSeq < next.firstSeq) {
+          this.#damageWhileReading(seg, this.#readOffset, 'segment ends before its last record', next);
+        } else {
+          this.#moveReaderTo(next);
+        }
+        continue;
+      }
+      const handle = await this.#readerHandle(seg);
+      const length = Math.min(limit - this.#readOffset, Math.max(MIN_READ, Math.min(maxBytes, MAX_READ), need));
+      const buf = Buffer.allocUnsafe(length);
+      const offset = this.#readOffset;
+      const { bytesRead } = await handle.read(buf, 0, length, offset);
+      if (seg.dropped || this.#readSegment !== seg || this.#readOffset !== offset) continue; // dropped meanwhile
+      const data = buf.subarray(0, bytesRead);
+      let at = 0;
+      while (at < data.length && outBytes < maxBytes) {
+        const r = decodeFrame(data, at, this.#readNextSeq);
+        if (r.kind === 'record') {
+          at += r.bytes;
+          this.#readNextSeq++;
+          if (r.value.seq <= this.#skipThrough) continue;
+          const entry: ReadEntry = { seq: r.value.seq, timestamp: r.value.record.timestamp, done: false };
+          this.#handedOut.push(entry);
+          out.push({ ...r.value, entry });
+          outBytes += r.bytes;
+          continue;
+        }
+        if (r.kind === 'incomplete' && offset + at + r.needBytes <= limit && bytesRead === length) {
+          need = r.needBytes; // the frame continues past this chunk: read more next round
+          break;
+        }
+        const reason = r.kind === 'incomplete' ? 'frame runs past the end of the segment' : r.reason;
+        this.#readOffset = offset + at;
+        this.#damageWhileReading(seg, offset + at, reason, this.#segments[this.#segments.indexOf(seg) + 1]);
+        at = -1;
+        break;
+      }
+      if (at >= 0) this.#readOffset = offset + at;
+    }
+    if (out.length === 0) this.#advanceAcked(); // records skipped (checkpoint, damage) are done too
+    return out;
+  }
+
+  async #readerHandle(seg: Segment): Promise<FileHandle> {
+    if (this.#readHandle === null) this.#readHandle = await open(seg.file, 'r');
+    return this.#readHandle;
+  }
+
+  #moveReaderTo(seg: Segment): void {
+    const old = this.#readHandle;
+    this.#readHandle = null;
+    old?.close().catch(() => {});
+    this.#readSegment = seg;
+    this.#readOffset = SEGMENT_HEADER_BYTES;
+    if (seg.firstSeq > this.#readNextSeq) this.#readNextSeq = seg.firstSeq;
+  }
+
+  /** A corrupt frame at `offset`: cut the segment there and continue with the next one. */
+  #damageWhileReading(seg: Segment, offset: number, reason: string, next: Segment | undefined): void {
+    const endSeq = next === undefined ? this.#writtenSeq : next.firstSeq - 1;
+    const lost = Math.max(0, endSeq - this.#readNextSeq + 1);
+    const bytes = seg.size - offset;
+    this.#o.events.damaged({ file: seg.file, offset, reason, records: lost, bytes });
+    if (seg !== this.#active) {
+      seg.size = offset;
+      this.#totalBytes -= bytes;
+      truncateFile(seg.file, offset).catch((err: unknown) => this.#o.events.ioError(err as Error));
+    }
+    if (next !== undefined) {
+      this.#moveReaderTo(next);
+    } else {
+      // Damage inside the active segment: the writer keeps appending after it; skip to its end.
+      this.#readOffset = seg.size;
+      this.#readNextSeq = this.#writtenSeq + 1;
+    }
+  }
+
+  // ─────────────────────── acknowledgement and checkpoint ───────────────────────
+
+  /** Marks a record handed out by `read` as delivered. */
+  done(entry: ReadEntry): void {
+    entry.done = true;
+    this.#advanceAcked();
+  }
+
+  #advanceAcked(): void {
+    const q = this.#handedOut;
+    let head = this.#handedHead;
+    while (head < q.length && q[head]!.done) {
+      this.#ackedSeq = q[head]!.seq;
+      head++;
+    }
+    if (head === q.length) {
+      // Nothing outstanding: everything before the reader is done or was given up and counted.
+      this.#ackedSeq = Math.max(this.#ackedSeq, this.#readNextSeq - 1);
+      q.length = 0;
+      head = 0;
+    } else if (head > 4096 && head * 2 > q.length) {
+      q.splice(0, head);
+      head = 0;
+    }
+    this.#handedHead = head;
+    if (this.#waiters.length > 0 && this.#ackedSeq > this.#persistedSeq) void this.#checkpoint();
+  }
+
+  /** Persists the checkpoint if it moved, then deletes segments that are wholly done. */
+  #checkpoint(): Promise<void> {
+    this.#checkpointing ??= (async () => {
+      try {
+        const acked = this.#ackedSeq;
+        if (acked > this.#persistedSeq) {
+          await writeCheckpoint(this.#o.dir, { ackedSeq: acked } satisfies Checkpoint);
+          this.#persistedSeq = acked;
+        }
+        while (
+          this.#segments.length > 1 &&
+          this.#segments[1]!.firstSeq - 1 <= this.#persistedSeq &&
+          this.#segments[0] !== this.#readSegment
+        ) {
+          const seg = this.#segments.shift()!;
+          this.#totalBytes -= seg.size;
+          await unlink(seg.file);
+        }
+        this.#admitWaiters();
+      } catch (err) {
+        this.#o.events.ioError(err as Error);
+      } finally {
+        this.#checkpointing = null;
+      }
+    })();
+    return this.#checkpointing;
+  }
+
+  stats(): SpoolStats {
+    const head = this.#handedOut[this.#handedHead];
+    return {
+      segments: this.#segments.length,
+      bytes: this.#totalBytes,
+      records: this.#writtenSeq - this.#ackedSeq,
+      ackedSeq: this.#ackedSeq,
+      lastSeq: this.#writtenSeq,
+      oldestAgeMs: head === undefined ? 0 : Math.max(0, Date.now() - head.timestamp),
+      waitingAppends: this.#waiters.length,
+    };
+  }
+
+  /** True when every record written is done. */
+  get drained(): boolean {
+    return this.#pending.length === 0 && this.#waiters.length === 0 && this.#ackedSeq >= this.#writtenSeq;
+  }
+
+  /**
+   * Writes and fsyncs everything appended, persists the checkpoint and closes the files.
+   * Appends still waiting for space get an error (they were not acknowledged).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#checkpointTimer !== null) clearInterval(this.#checkpointTimer);
+    const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool closed before the record could be written', { retriable: true });
+    for (const w of this.#waiters.splice(0)) {
+      w.onAccepted?.(err);
+      w.onDurable?.(err);
+    }
+    while (this.#writing !== null) await this.#writing;
+    if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
+    await this.#sync();
+    await this.#checkpointing;
+    await this.#checkpoint();
+    for (const wake of this.#appendedWaiters.splice(0)) wake();
+    await this.#writeHandle.close();
+    await this.#readHandle?.close().catch(() => {});
+    this.#readHandle = null;
+  }
+}
+
+/** Size of the frame `encodeFrame` will produce, without encoding it. */
+export function frameBytes(topic: string, record: OutboundRecord): number {
+  let n = FRAME_PREFIX_BYTES + 8 + 8 + 2 + Buffer.byteLength(topic) + 2 + (record.key?.length ?? 0) + 2 + 4;
+  for (const name in record.headers) n += 2 + Buffer.byteLength(name) + 4 + record.headers[name]!.length;
+  return n + record.value.length;
+}
+
+function skipBytes(buffers: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  let left = n;
+  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
+  return rest;
+}
+
+async function truncateFile(file: string, size: number): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.truncate(size);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -31,6 +31,15 @@ export interface Intake {
   accept(msg: InboundMessage, settle: Settle): void;
 }
 
+/**
+ * Where the intake puts records for Kafka. `settle` follows the Settle contract: QoS 0 once the
+ * record is admitted, QoS 1/2 once it is safe (fsync'd in the spool; without a spool, acknowledged
+ * by Kafka). Never throws; calling `settle` late is the backpressure.
+ */
+export interface RecordQueue {
+  enqueue(topic: string, record: OutboundRecord, qos: 0 | 1 | 2, settle: Settle): void;
+}
+
 /** A record ready for Kafka: already Avro-encoded, with its key and headers. */
 export interface OutboundRecord {
   readonly key: Buffer | null;
@@ -78,4 +87,4 @@ export interface Sink {
 export type DeadLetterReason = 'invalid_json' | 'schema_mismatch' | 'no_route' | 'kafka_rejected';
 
 /** Why a message was dropped without reaching Kafka at all. Stable codes: metric labels. */
-export type DropReason = 'too_large' | 'shutdown' | 'deadletter_rejected';
+export type DropReason = 'too_large' | 'shutdown' | 'deadletter_rejected' | 'spool_full' | 'spool_damaged';

@@ -1,19 +1,26 @@
 // The composition root: builds every stage from the config and wires them. Stages know only
 // contracts.ts; this is the one file that knows them all.
+import { homedir } from 'node:os';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { Batcher } from './batcher/batcher.ts';
+import { MemoryQueue } from './batcher/memory-queue.ts';
 import { loadSchema, RecordDecoder } from './codec/avro.ts';
 import type { LoadedConfig } from './config/load.ts';
-import type { Sink } from './contracts.ts';
+import type { RecordQueue, Sink } from './contracts.ts';
 import { DeadLetterEncoder } from './deadletter/deadletter.ts';
 import { WeirError } from './errors.ts';
 import { Forwarder } from './forwarder/forwarder.ts';
 import { type CompiledRoute, RoutingIntake } from './intake/intake.ts';
+import { rateLimited } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { parsePattern } from './router/pattern.ts';
 import { Router } from './router/router.ts';
 import { KafkajsSink } from './sinks/kafka/kafkajs.ts';
 import { type BrokerSource, startBroker } from './source/broker.ts';
+import { DiskSpool } from './spool/disk/spool.ts';
+import { SpoolPump } from './spool/pump.ts';
+import { SpoolQueue } from './spool/queue.ts';
 
 export interface GatewayOptions {
   readonly log: Logger;
@@ -26,6 +33,8 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly mqtt: { readonly host: string; readonly port: number };
   readonly metrics: Metrics;
+  /** The spool, when enabled. */
+  readonly spool: DiskSpool | null;
   /** Stops intake, drains buffered records to Kafka within the drain timeout, closes Kafka. */
   stop(): Promise<{ drained: boolean }>;
 }
@@ -50,6 +59,15 @@ export function compileRoutes(loaded: LoadedConfig): CompiledRoute[] {
       },
     };
   });
+}
+
+/** The spool directory: as configured (relative to the config file), else the state directory. */
+export function spoolDirectory(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = loaded.config.spool.dir;
+  if (dir !== undefined) return path.resolve(loaded.baseDir, dir);
+  const state =
+    env.STATE_DIRECTORY?.split(':')[0] ?? env.XDG_STATE_HOME ?? path.join(homedir(), '.local/state');
+  return env.STATE_DIRECTORY ? path.join(state, 'spool') : path.join(state, 'weir/spool');
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): Promise<Gateway> {
@@ -97,7 +115,75 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     ...(opts.backoff && { initialBackoffMs: opts.backoff.initialMs, maxBackoffMs: opts.backoff.maxMs }),
   });
 
-  const intake = new RoutingIntake(new Router(routes), batcher, deadLetters, metrics);
+  let spool: DiskSpool | null = null;
+  let pump: SpoolPump | null = null;
+  let queue: RecordQueue = new MemoryQueue(batcher);
+  if (config.spool.enabled) {
+    const spoolLog = log.child({ stage: 'spool' });
+    const s = config.spool;
+    spool = await DiskSpool.open({
+      dir: spoolDirectory(loaded),
+      maxBytes: s.maxBytes,
+      // Several segments per spool, so that space frees in steps as Kafka catches up.
+      segmentBytes: Math.max(4096, Math.min(s.segmentBytes, Math.floor(s.maxBytes / 8))),
+      whenFull: s.whenFull,
+      fsyncIntervalMs: s.fsyncIntervalMs,
+      checkpointIntervalMs: s.checkpointIntervalMs,
+      events: {
+        damaged(report) {
+          metrics.spoolDamage.inc();
+          metrics.dropped.inc({ reason: 'spool_damaged' }, report.records);
+          spoolLog.error(report, 'spool damage cut off; reading continues after it');
+        },
+        dropped: (() => {
+          const logDrop = rateLimited(10_000, (suppressed) =>
+            spoolLog.warn({ policy: s.whenFull, suppressed }, 'spool full: records dropped by policy'),
+          );
+          return (n: number) => {
+            metrics.dropped.inc({ reason: 'spool_full' }, n);
+            logDrop();
+          };
+        })(),
+        ioError(err) {
+          metrics.spoolIoErrors.inc();
+          spoolLog.error({ err }, 'spool I/O error');
+        },
+      },
+    });
+    const opened = spool.stats();
+    spoolLog.info(
+      { dir: spool.dir, records: opened.records, bytes: opened.bytes, segments: opened.segments },
+      opened.records > 0 ? 'spool opened; replaying records not yet in Kafka' : 'spool opened',
+    );
+    const sp = spool;
+    metrics.gauge('weir_spool_bytes', 'Bytes of spool segment files on disk.', () => sp.stats().bytes);
+    metrics.gauge(
+      'weir_spool_records',
+      'Records in the spool not yet acknowledged by Kafka.',
+      () => sp.stats().records,
+    );
+    metrics.gauge(
+      'weir_spool_oldest_record_age_seconds',
+      'Age of the oldest record sent to Kafka and not yet acknowledged (0 when none).',
+      () => sp.stats().oldestAgeMs / 1000,
+    );
+    metrics.gauge(
+      'weir_spool_waiting_appends',
+      'Messages waiting for space in a full spool (whenFull: block): devices are being slowed down.',
+      () => sp.stats().waitingAppends,
+    );
+    queue = new SpoolQueue(spool);
+    pump = new SpoolPump({
+      spool,
+      batcher,
+      maxBufferedBytes: config.batch.maxBufferedBytes,
+      maxBytesPerSec: s.drainMaxBytesPerSec,
+    });
+    pump.start();
+  }
+
+  forwarder.connectInBackground();
+  const intake = new RoutingIntake(new Router(routes), queue, deadLetters, metrics);
   let source: BrokerSource;
   try {
     source = await startBroker({
@@ -118,30 +204,34 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
   return {
     mqtt: source.address,
     metrics,
+    spool,
     stop() {
       stopping ??= (async () => {
         // 1. Stop intake.
         await source.close();
-        // 2. Drain: send everything buffered, within the bound.
-        batcher.flushAll();
-        forwarder.kick();
+        // 2. Drain: send everything buffered, within the bound. With the spool, what is not sent
+        //    in time stays there, fsync'd, for the next start.
         const timeoutMs = config.shutdown.drainTimeoutMs;
-        let timer: NodeJS.Timeout | undefined;
-        const drained = await Promise.race([
-          batcher.drained().then(() => true),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(false), timeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
+        const drainState = { active: true };
+        const drained = await withTimeout(drainedPromise(drainState), timeoutMs);
+        drainState.active = false;
+        await pump?.stop();
         forwarder.stop();
-        if (!drained) {
-          const lost = batcher.abandon(
-            new WeirError('WEIR_SHUTDOWN', 'gateway stopped before Kafka acknowledged'),
-          );
-          metrics.dropped.inc({ reason: 'shutdown' }, lost.alreadySettled);
+        const left = batcher.abandon(
+          new WeirError('WEIR_SHUTDOWN', 'gateway stopped before Kafka acknowledged'),
+        );
+        if (spool !== null) {
+          await spool.close();
+          const st = spool.stats();
+          if (!drained)
+            log.warn(
+              { records: st.records, timeoutMs },
+              'drain timeout: records left in the spool for the next start',
+            );
+        } else if (!drained) {
+          metrics.dropped.inc({ reason: 'shutdown' }, left.alreadySettled);
           log.warn(
-            { records: lost.records, qos0Lost: lost.alreadySettled, timeoutMs },
+            { records: left.records, qos0Lost: left.alreadySettled, timeoutMs },
             'drain timeout: records not acknowledged by Kafka were given up (QoS 1/2 devices were not acknowledged and will resend)',
           );
         }
@@ -153,4 +243,34 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       return stopping;
     },
   };
+
+  /** Resolves when everything accepted has reached Kafka. */
+  async function drainedPromise(state: { active: boolean }): Promise<void> {
+    if (spool === null) {
+      batcher.flushAll();
+      forwarder.kick();
+      return batcher.drained();
+    }
+    while (state.active && !spool.drained) {
+      batcher.flushAll();
+      forwarder.kick();
+      await sleep(20);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const result = await Promise.race([
+    p.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return result;
 }

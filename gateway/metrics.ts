@@ -50,6 +50,17 @@ export function createMetrics() {
     registers,
   });
 
+  const spoolDamage = new Counter({
+    name: 'weir_spool_damage_events_total',
+    help: 'Damaged or torn spool regions cut off (at start-up or while reading).',
+    registers,
+  });
+  const spoolIoErrors = new Counter({
+    name: 'weir_spool_io_errors_total',
+    help: 'Failed spool writes or fsyncs (the records concerned were not acknowledged).',
+    registers,
+  });
+
   // Pre-bound children for the hot path.
   const byQos = [
     messagesIn.labels({ qos: '0' }),
@@ -59,7 +70,8 @@ export function createMetrics() {
   const deadLetterBy = (reason: DeadLetterReason) => deadLetters.labels({ reason });
   const droppedBy = (reason: DropReason) => dropped.labels({ reason });
   for (const r of ['invalid_json', 'schema_mismatch', 'no_route', 'kafka_rejected'] as const) deadLetterBy(r);
-  for (const r of ['too_large', 'shutdown', 'deadletter_rejected'] as const) droppedBy(r);
+  for (const r of ['too_large', 'shutdown', 'deadletter_rejected', 'spool_full', 'spool_damaged'] as const)
+    droppedBy(r);
 
   return {
     registry,
@@ -70,6 +82,8 @@ export function createMetrics() {
     kafkaSendSeconds,
     kafkaBatchRecords,
     kafkaUp,
+    spoolDamage,
+    spoolIoErrors,
     /** Registers a gauge whose value is read at scrape time. */
     gauge(name: string, help: string, read: () => number): void {
       new Gauge({

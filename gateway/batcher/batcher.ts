@@ -50,6 +50,7 @@ export class Batcher {
   #buffered = 0;
   #onReady: () => void = () => {};
   #onDrained: (() => void) | null = null;
+  #spaceWaiters: Array<{ below: number; resolve: () => void }> = [];
 
   constructor(opts: BatcherOptions) {
     this.#opts = opts;
@@ -105,11 +106,25 @@ export class Batcher {
     this.#ready.unshift(...batches);
   }
 
+  /** Resolves once fewer than `bytes` are buffered. */
+  whenBelow(bytes: number): Promise<void> {
+    if (this.#buffered < bytes) return Promise.resolve();
+    return new Promise((resolve) => this.#spaceWaiters.push({ below: bytes, resolve }));
+  }
+
   /** A batch is done: its records leave the memory bound and their callbacks run. */
   complete(batch: PendingBatch, err?: Error): void {
     this.#buffered -= batch.bytes;
     for (const settle of batch.settles) settle?.(err);
     this.#admitWaiters();
+    if (this.#spaceWaiters.length > 0) {
+      const still = [];
+      for (const w of this.#spaceWaiters) {
+        if (this.#buffered < w.below) w.resolve();
+        else still.push(w);
+      }
+      this.#spaceWaiters = still;
+    }
     if (this.#buffered === 0 && this.#onDrained !== null) this.#onDrained();
   }
 

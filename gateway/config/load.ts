@@ -159,7 +159,8 @@ function applyOverrides(raw: unknown, o: ConfigOverrides): unknown {
       .map((s) => s.trim())
       .filter((s) => s !== '');
   }
-  if (o.spoolDir !== undefined) section('spool')['dir'] = o.spoolDir;
+  // A directory given on the command line or in the environment is relative to where weir runs.
+  if (o.spoolDir !== undefined) section('spool')['dir'] = path.resolve(o.spoolDir);
   return out;
 }
 

@@ -90,11 +90,68 @@ export const batchSchema = z
   })
   .default({ maxRecords: 1000, maxBytes: 1 * MiB, lingerMs: 10, maxBufferedBytes: 64 * MiB });
 
+const GiB = 1024 * MiB;
+
 export const spoolSchema = z
   .strictObject({
-    dir: z.string().min(1).optional().describe('Directory of the on-disk spool.'),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Keep records in the on-disk spool until Kafka acknowledges them, and acknowledge QoS 1/2 only after an fsync. Off: records wait in memory and QoS 1/2 is acknowledged after Kafka.',
+      ),
+    dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Spool directory, relative to the config file. Default: $STATE_DIRECTORY/spool under systemd, else ~/.local/state/weir/spool.',
+      ),
+    maxBytes: z
+      .int()
+      .min(64 * KiB)
+      .default(1 * GiB)
+      .describe('Upper bound on the spool on disk, in bytes.'),
+    segmentBytes: z
+      .int()
+      .min(4 * KiB)
+      .default(64 * MiB)
+      .describe('Size of one segment file (at most maxBytes / 8 is used, so space frees in steps).'),
+    whenFull: z
+      .enum(['block', 'dropOldest', 'dropNewest'])
+      .default('block')
+      .describe(
+        'At maxBytes: block stops reading from devices (no PUBACK; TCP backpressure); dropOldest deletes the oldest segment; dropNewest refuses new records. Drops are counted (spool_full).',
+      ),
+    fsyncIntervalMs: z
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        '0: one fsync per write group (group commit). N: one fsync every N ms; QoS 1/2 acknowledgements wait for it.',
+      ),
+    checkpointIntervalMs: z
+      .int()
+      .positive()
+      .default(1000)
+      .describe(
+        'How often the delivered position is persisted; records delivered after the last checkpoint may be sent again after a crash.',
+      ),
+    drainMaxBytesPerSec: z
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Cap on the rate records are sent to Kafka, bytes per second (0: no cap). For thin uplinks.'),
   })
-  .default({});
+  .default({
+    enabled: true,
+    maxBytes: 1 * GiB,
+    segmentBytes: 64 * MiB,
+    whenFull: 'block',
+    fsyncIntervalMs: 0,
+    checkpointIntervalMs: 1000,
+    drainMaxBytesPerSec: 0,
+  });
 
 export const routeSchema = z.strictObject({
   name: z

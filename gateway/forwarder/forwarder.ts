@@ -32,6 +32,7 @@ export class Forwarder {
   #backoffTimer: NodeJS.Timeout | null = null;
   #connected = false;
   #sinkConnected = false;
+  #connecting: Promise<void> | null = null;
   #stopped = false;
   #lastError = '';
 
@@ -59,6 +60,31 @@ export class Forwarder {
     this.#schedule();
   }
 
+  /**
+   * Connects the sink now (at start-up) rather than with the first batch, so topics exist and
+   * Kafka's state is known early. Failures are retried by the send path.
+   */
+  connectInBackground(): void {
+    this.#connect().then(
+      () => this.#setConnected(true),
+      (err: unknown) => this.#o.log.warn({ err }, 'Kafka not reachable yet; records are kept until it is'),
+    );
+  }
+
+  #connect(): Promise<void> {
+    this.#connecting ??= this.#o.sink.connect().then(
+      () => {
+        this.#sinkConnected = true;
+        this.#connecting = null;
+      },
+      (err: unknown) => {
+        this.#connecting = null;
+        throw err;
+      },
+    );
+    return this.#connecting;
+  }
+
   #schedule(): void {
     if (this.#scheduled || this.#sending || this.#stopped || this.#backoffTimer !== null) return;
     this.#scheduled = true;
@@ -78,10 +104,7 @@ export class Forwarder {
     let outcomes: BatchOutcome[];
     const started = performance.now();
     try {
-      if (!this.#sinkConnected) {
-        await sink.connect();
-        this.#sinkConnected = true;
-      }
+      if (!this.#sinkConnected) await this.#connect();
       outcomes = await sink.send(batches);
     } catch (err) {
       // connect failed, or a sink broke its contract by throwing: keep everything, retry later.

@@ -1,10 +1,9 @@
-// The intake: what the source calls for every PUBLISH. Router → decoder/encoder → batcher, or the
-// dead-letter path with a reason. It never rejects a message: bad input becomes a dead letter and
-// the device is acknowledged as usual, so one device's bad payload cannot disturb anyone.
-
-import type { Batcher } from '../batcher/batcher.ts';
+// The intake: what the source calls for every PUBLISH. Router → decoder/encoder → record queue
+// (the spool, or the batcher directly), or the dead-letter path with a reason. It never rejects a
+// message: bad input becomes a dead letter and the device is acknowledged as usual, so one
+// device's bad payload cannot disturb anyone.
 import type { RecordDecoder } from '../codec/avro.ts';
-import type { InboundMessage, Intake, OutboundRecord, Settle } from '../contracts.ts';
+import type { InboundMessage, Intake, OutboundRecord, RecordQueue, Settle } from '../contracts.ts';
 import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TopicPattern } from '../router/pattern.ts';
@@ -22,18 +21,18 @@ export interface CompiledRoute {
 
 export class RoutingIntake implements Intake {
   readonly #router: Router<CompiledRoute>;
-  readonly #batcher: Batcher;
+  readonly #queue: RecordQueue;
   readonly #deadLetters: DeadLetterEncoder;
   readonly #metrics: Metrics;
 
   constructor(
     router: Router<CompiledRoute>,
-    batcher: Batcher,
+    queue: RecordQueue,
     deadLetters: DeadLetterEncoder,
     metrics: Metrics,
   ) {
     this.#router = router;
-    this.#batcher = batcher;
+    this.#queue = queue;
     this.#deadLetters = deadLetters;
     this.#metrics = metrics;
   }
@@ -57,7 +56,7 @@ export class RoutingIntake implements Intake {
       headers: { ...route.fixedHeaders, 'mqtt-topic': Buffer.from(msg.topic) },
       timestamp: msg.receivedAt,
     };
-    this.#enqueue(route.kafkaTopic, record, msg.qos, settle);
+    this.#queue.enqueue(route.kafkaTopic, record, msg.qos, settle);
   }
 
   #deadLetter(
@@ -78,12 +77,6 @@ export class RoutingIntake implements Intake {
       payload: msg.payload,
       receivedAt: msg.receivedAt,
     });
-    this.#enqueue(this.#deadLetters.topic, record, msg.qos, settle);
-  }
-
-  /** QoS 0 is settled once inside the memory bound; QoS 1/2 once delivered. */
-  #enqueue(topic: string, record: OutboundRecord, qos: number, settle: Settle): void {
-    if (qos === 0) this.#batcher.add(topic, record, settle, null);
-    else this.#batcher.add(topic, record, null, settle);
+    this.#queue.enqueue(this.#deadLetters.topic, record, msg.qos, settle);
   }
 }

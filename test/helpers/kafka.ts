@@ -94,6 +94,9 @@ export async function consumeAll(opts: {
   const timer = setTimeout(finish, timeoutMs);
   if (opts.expected <= 0) finish();
   const running = (async () => {
+    // The gateway creates its topics when it first reaches Kafka, which may be after the test
+    // starts reading (a spooled QoS 1 message is acknowledged before it is in Kafka).
+    for (const topic of opts.topics) await createTopic(topic);
     await consumer.connect();
     await consumer.subscribe({ topics: opts.topics, fromBeginning: true });
     await consumer.run({

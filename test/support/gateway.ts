@@ -1,6 +1,7 @@
 // Starting a real gateway in the test process: real aedes on a real TCP port, real Kafka.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +41,7 @@ export function sampleConfig(overrides: Record<string, unknown> = {}) {
   raw.routes[2]!.kafkaTopic = topics.vehicle;
   raw.mqtt = { ...raw.mqtt, host: '127.0.0.1', port: 0 };
   raw.kafka = { ...raw.kafka, brokers: testKafkaBrokers(), deadLetterTopic: topics.deadLetter };
-  delete raw.spool;
+  raw.spool = { ...raw.spool, dir: mkdtempSync(path.join(tmpdir(), 'weir-test-spool-')) };
   const loaded = parseConfig({ ...raw, ...overrides }, path.dirname(examplePath));
   return { loaded, topics };
 }

@@ -13,7 +13,9 @@ export interface Checkpoint {
 }
 
 /** Reads the checkpoint; null when there is none. A damaged file is reported, not trusted. */
-export async function readCheckpoint(dir: string): Promise<{ checkpoint: Checkpoint | null; problem?: string }> {
+export async function readCheckpoint(
+  dir: string,
+): Promise<{ checkpoint: Checkpoint | null; problem?: string }> {
   let text: string;
   try {
     text = await readFile(path.join(dir, CHECKPOINT_FILE), 'utf8');

@@ -64,7 +64,8 @@ export function encodeFrame(seq: number, topic: string, record: OutboundRecord):
   const key = record.key;
   const headerNames = Object.keys(record.headers);
   let headersBytes = 0;
-  for (const name of headerNames) headersBytes += 2 + Buffer.byteLength(name) + 4 + record.headers[name]!.length;
+  for (const name of headerNames)
+    headersBytes += 2 + Buffer.byteLength(name) + 4 + record.headers[name]!.length;
   const body = MIN_BODY + topicBytes + (key?.length ?? 0) + headersBytes + record.value.length;
   const frame = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + body);
   let p = FRAME_PREFIX_BYTES;
@@ -117,12 +118,14 @@ export function decodeFrame(buf: Buffer, at: number, expectedSeq?: number): Deco
   const available = buf.length - at;
   if (available < FRAME_PREFIX_BYTES) return { kind: 'incomplete', needBytes: FRAME_PREFIX_BYTES };
   const body = buf.readUInt32LE(at);
-  if (body < MIN_BODY || body > MAX_FRAME_BYTES) return { kind: 'corrupt', reason: `impossible frame length ${body}` };
+  if (body < MIN_BODY || body > MAX_FRAME_BYTES)
+    return { kind: 'corrupt', reason: `impossible frame length ${body}` };
   const total = FRAME_PREFIX_BYTES + body;
   if (available < total) return { kind: 'incomplete', needBytes: total };
   const start = at + FRAME_PREFIX_BYTES;
   const end = at + total;
-  if (crc32(buf.subarray(start, end)) !== buf.readUInt32LE(at + 4)) return { kind: 'corrupt', reason: 'CRC mismatch' };
+  if (crc32(buf.subarray(start, end)) !== buf.readUInt32LE(at + 4))
+    return { kind: 'corrupt', reason: 'CRC mismatch' };
   try {
     let p = start;
     const seq = readU64(buf, p);
@@ -158,9 +161,14 @@ export function decodeFrame(buf: Buffer, at: number, expectedSeq?: number): Deco
     }
     const valueLength = buf.readUInt32LE(p);
     p += 4;
-    if (p + valueLength !== end) return { kind: 'corrupt', reason: 'field lengths do not add up to the frame length' };
+    if (p + valueLength !== end)
+      return { kind: 'corrupt', reason: 'field lengths do not add up to the frame length' };
     const value = buf.subarray(p, end);
-    return { kind: 'record', value: { seq, topic, record: { key, value, headers, timestamp } }, bytes: total };
+    return {
+      kind: 'record',
+      value: { seq, topic, record: { key, value, headers, timestamp } },
+      bytes: total,
+    };
   } catch {
     return { kind: 'corrupt', reason: 'field lengths run past the frame' };
   }

@@ -26,7 +26,7 @@
 //  6. Bytes on disk never pass maxBytes by more than one write group. When full: `block` makes
 //     appends wait (the source stops reading from devices), `dropNewest` refuses new records,
 //     `dropOldest` deletes the oldest segment; records given up are counted exactly.
-import { mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { OutboundRecord, Settle } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
@@ -187,7 +187,13 @@ export class DiskSpool {
     const { checkpoint, problem } = await readCheckpoint(dir);
     if (problem !== undefined) {
       // Not trusted: replay everything still on disk (duplicates, never loss).
-      this.#o.events.damaged({ file: path.join(dir, 'checkpoint.json'), offset: 0, reason: problem, records: 0, bytes: 0 });
+      this.#o.events.damaged({
+        file: path.join(dir, 'checkpoint.json'),
+        offset: 0,
+        reason: problem,
+        records: 0,
+        bytes: 0,
+      });
     }
     const first = this.#segments[0];
     let acked = checkpoint?.ackedSeq ?? (first === undefined ? 0 : first.firstSeq - 1);
@@ -212,7 +218,13 @@ export class DiskSpool {
       if (oldest.firstSeq > acked + 1) {
         // Records between the checkpoint and the oldest segment are gone (a segment was removed).
         const missing = oldest.firstSeq - (acked + 1);
-        this.#o.events.damaged({ file: oldest.file, offset: 0, reason: 'segments missing before this one', records: missing, bytes: 0 });
+        this.#o.events.damaged({
+          file: oldest.file,
+          offset: 0,
+          reason: 'segments missing before this one',
+          records: missing,
+          bytes: 0,
+        });
         acked = oldest.firstSeq - 1;
       }
     }
@@ -252,7 +264,13 @@ export class DiskSpool {
         await handle.sync();
         seg.size = SEGMENT_HEADER_BYTES;
         if (data.length > 0) {
-          this.#o.events.damaged({ file: seg.file, offset: 0, reason: headerProblem, records: 0, bytes: data.length });
+          this.#o.events.damaged({
+            file: seg.file,
+            offset: 0,
+            reason: headerProblem,
+            records: 0,
+            bytes: data.length,
+          });
         }
         return 0;
       }
@@ -319,7 +337,11 @@ export class DiskSpool {
         onDurable?.();
         return;
       }
-      if (this.#o.whenFull === 'dropOldest' && this.#waiters.length === 0 && this.#dropOldestUntilFits(bytes)) {
+      if (
+        this.#o.whenFull === 'dropOldest' &&
+        this.#waiters.length === 0 &&
+        this.#dropOldestUntilFits(bytes)
+      ) {
         this.#admit({ topic, record, bytes, onDurable }, onAccepted);
         return;
       }
@@ -366,7 +388,10 @@ export class DiskSpool {
         const room = this.#o.segmentBytes - (rolls ? SEGMENT_HEADER_BYTES : this.#active.size);
         let count = 0;
         let groupBytes = 0;
-        while (count < this.#pending.length && (count === 0 || groupBytes + this.#pending[count]!.bytes <= room)) {
+        while (
+          count < this.#pending.length &&
+          (count === 0 || groupBytes + this.#pending[count]!.bytes <= room)
+        ) {
           groupBytes += this.#pending[count]!.bytes;
           count++;
         }
@@ -383,7 +408,10 @@ export class DiskSpool {
           this.#pendingBytes -= groupBytes;
           await this.#writeHandle.truncate(this.#active.size).catch(() => {});
           this.#o.events.ioError(err as Error);
-          const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', { cause: err, retriable: true });
+          const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
+            cause: err,
+            retriable: true,
+          });
           for (const p of group) p.onDurable?.(e);
           continue;
         }
@@ -431,7 +459,10 @@ export class DiskSpool {
       await this.#writeHandle.datasync();
     } catch (err) {
       this.#o.events.ioError(err as Error);
-      const e = new WeirError('WEIR_SPOOL_FSYNC', 'fsync of the spool failed', { cause: err, retriable: true });
+      const e = new WeirError('WEIR_SPOOL_FSYNC', 'fsync of the spool failed', {
+        cause: err,
+        retriable: true,
+      });
       for (const cb of callbacks) cb(e);
       return;
     }
@@ -494,7 +525,10 @@ export class DiskSpool {
         continue;
       }
       const handle = await this.#readerHandle(seg);
-      const length = Math.min(limit - this.#readOffset, Math.max(MIN_READ, Math.min(maxBytes, MAX_READ), need));
+      const length = Math.min(
+        limit - this.#readOffset,
+        Math.max(MIN_READ, Math.min(maxBytes, MAX_READ), need),
+      );
       const buf = Buffer.allocUnsafe(length);
       const offset = this.#readOffset;
       const { bytesRead } = await handle.read(buf, 0, length, offset);
@@ -645,7 +679,9 @@ export class DiskSpool {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#checkpointTimer !== null) clearInterval(this.#checkpointTimer);
-    const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool closed before the record could be written', { retriable: true });
+    const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool closed before the record could be written', {
+      retriable: true,
+    });
     for (const w of this.#waiters.splice(0)) {
       w.onAccepted?.(err);
       w.onDurable?.(err);

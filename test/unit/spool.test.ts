@@ -1,11 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { OutboundRecord } from '../../gateway/contracts.ts';
 import { decodeFrame, encodeFrame, SEGMENT_HEADER_BYTES } from '../../gateway/spool/disk/format.ts';
-import { type DamageReport, DiskSpool, type DiskSpoolOptions, frameBytes } from '../../gateway/spool/disk/spool.ts';
+import {
+  type DamageReport,
+  DiskSpool,
+  type DiskSpoolOptions,
+  frameBytes,
+} from '../../gateway/spool/disk/spool.ts';
 
 const record = (i: number, size = 20): OutboundRecord => ({
   key: Buffer.from(`dev-${i % 7}`),
@@ -114,8 +128,14 @@ describe('disk spool', () => {
     const { spool } = await openSpool(dir);
     await appendAll(spool, 1, 500);
     const got = await readAll(spool);
-    assert.deepEqual(got.map((g) => g.seq), Array.from({ length: 500 }, (_, i) => i + 1));
-    assert.deepEqual(got.map((g) => g.ts), Array.from({ length: 500 }, (_, i) => record(i + 1).timestamp));
+    assert.deepEqual(
+      got.map((g) => g.seq),
+      Array.from({ length: 500 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      got.map((g) => g.ts),
+      Array.from({ length: 500 }, (_, i) => record(i + 1).timestamp),
+    );
     assert.ok(readdirSync(dir).filter((f) => f.endsWith('.seg')).length > 5, 'rolled into several segments');
     await spool.close();
   });
@@ -132,15 +152,43 @@ describe('disk spool', () => {
     }
     const segmentsBefore = readdirSync(dir).filter((f) => f.endsWith('.seg')).length;
     await spool.close();
-    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')), { version: 1, ackedSeq: 120 });
-    assert.ok(readdirSync(dir).filter((f) => f.endsWith('.seg')).length < segmentsBefore, 'done segments deleted');
+    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')), {
+      version: 1,
+      ackedSeq: 120,
+    });
+    assert.ok(
+      readdirSync(dir).filter((f) => f.endsWith('.seg')).length < segmentsBefore,
+      'done segments deleted',
+    );
 
     ({ spool } = await openSpool(dir));
     const got = await readAll(spool);
-    assert.deepEqual(got.map((g) => g.seq), Array.from({ length: 180 }, (_, i) => i + 121));
+    assert.deepEqual(
+      got.map((g) => g.seq),
+      Array.from({ length: 180 }, (_, i) => i + 121),
+    );
     // Numbering continues after a restart.
     await appendAll(spool, 301, 5);
-    assert.deepEqual((await readAll(spool)).map((g) => g.seq), [301, 302, 303, 304, 305]);
+    assert.deepEqual(
+      (await readAll(spool)).map((g) => g.seq),
+      [301, 302, 303, 304, 305],
+    );
+    assert.equal(spool.stats().records, 0);
+    await spool.close();
+  });
+
+  test('while running, the checkpoint follows deliveries and wholly delivered segments are deleted', async () => {
+    const dir = tempDir();
+    const { spool } = await openSpool(dir, { checkpointIntervalMs: 20 });
+    const checkpoint = () => JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).ackedSeq;
+    const segments = () => readdirSync(dir).filter((f) => f.endsWith('.seg')).length;
+    for (const upTo of [100, 250, 400]) {
+      await appendAll(spool, upTo - 99, 100);
+      await readAll(spool);
+      await new Promise((r) => setTimeout(r, 100)); // several checkpoint intervals, some idle
+      assert.equal(checkpoint(), spool.stats().lastSeq);
+    }
+    assert.ok(segments() <= 2, `delivered segments deleted (${segments()} left)`);
     assert.equal(spool.stats().records, 0);
     await spool.close();
   });
@@ -159,10 +207,16 @@ describe('disk spool', () => {
     assert.match(h.damage[0]!.reason, /torn/);
     assert.equal(h.damage[0]!.file, file);
     const got = await readAll(spool);
-    assert.deepEqual(got.map((g) => g.seq), Array.from({ length: 49 }, (_, i) => i + 1));
+    assert.deepEqual(
+      got.map((g) => g.seq),
+      Array.from({ length: 49 }, (_, i) => i + 1),
+    );
     // Appending continues cleanly after the cut.
     await appendAll(spool, 51, 3);
-    assert.deepEqual((await readAll(spool)).map((g) => g.seq), [50, 51, 52]);
+    assert.deepEqual(
+      (await readAll(spool)).map((g) => g.seq),
+      [50, 51, 52],
+    );
     await spool.close();
   });
 
@@ -171,7 +225,9 @@ describe('disk spool', () => {
     let { spool } = await openSpool(dir);
     await appendAll(spool, 1, 400);
     await spool.close();
-    const segs = readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+    const segs = readdirSync(dir)
+      .filter((f) => f.endsWith('.seg'))
+      .sort();
     const victim = path.join(dir, segs[2]!);
     const nextFirstSeq = Number(segs[3]!.slice(0, 20));
     const victimFirstSeq = Number(segs[2]!.slice(0, 20));
@@ -185,13 +241,22 @@ describe('disk spool', () => {
     const h = await openSpool(dir);
     spool = h.spool;
     const got = (await readAll(spool)).map((g) => g.seq);
-    const lost = new Set(Array.from({ length: nextFirstSeq - victimFirstSeq - 3 }, (_, i) => victimFirstSeq + 3 + i));
-    assert.deepEqual(got, Array.from({ length: 400 }, (_, i) => i + 1).filter((s) => !lost.has(s)));
+    const lost = new Set(
+      Array.from({ length: nextFirstSeq - victimFirstSeq - 3 }, (_, i) => victimFirstSeq + 3 + i),
+    );
+    assert.deepEqual(
+      got,
+      Array.from({ length: 400 }, (_, i) => i + 1).filter((s) => !lost.has(s)),
+    );
     assert.equal(h.damage.length, 1);
     assert.equal(h.damage[0]!.file, victim);
     assert.equal(h.damage[0]!.records, lost.size);
     assert.equal(h.damage[0]!.reason, 'CRC mismatch');
-    assert.equal(statSync(victim).size, SEGMENT_HEADER_BYTES + firstFrame.bytes * 3, 'truncated at the damage');
+    assert.equal(
+      statSync(victim).size,
+      SEGMENT_HEADER_BYTES + firstFrame.bytes * 3,
+      'truncated at the damage',
+    );
     await spool.close();
   });
 
@@ -204,7 +269,11 @@ describe('disk spool', () => {
     for (let i = 1; i <= total; i++) spool.append('topic-a', record(i), () => accepted.push(i), null);
     await new Promise((r) => setTimeout(r, 50));
     assert.ok(accepted.length < total, 'some appends wait');
-    assert.deepEqual(accepted, Array.from({ length: accepted.length }, (_, i) => i + 1), 'admitted in order');
+    assert.deepEqual(
+      accepted,
+      Array.from({ length: accepted.length }, (_, i) => i + 1),
+      'admitted in order',
+    );
     assert.ok(spool.stats().bytes <= 8 * 1024, `${spool.stats().bytes} bytes on disk`);
     // Deliver: space frees up and the rest gets in.
     for (let rounds = 0; accepted.length < total && rounds < 200; rounds++) {

@@ -363,7 +363,11 @@ export class DiskSpool {
     this.#pending.push(p);
     this.#pendingBytes += p.bytes;
     onAccepted?.();
-    this.#writing ??= this.#writeLoop();
+    if (this.#writing === null)
+      this.#writing = once(
+        () => this.#writeLoop(),
+        () => (this.#writing = null),
+      );
   }
 
   #admitWaiters(): void {
@@ -378,59 +382,55 @@ export class DiskSpool {
   }
 
   async #writeLoop(): Promise<void> {
-    try {
-      while (this.#pending.length > 0) {
-        // A group fills the active segment up to segmentBytes (at least one record per group);
-        // what does not fit waits for the next round, after a roll.
-        const rolls =
-          this.#active.size > SEGMENT_HEADER_BYTES &&
-          this.#active.size + this.#pending[0]!.bytes > this.#o.segmentBytes;
-        const room = this.#o.segmentBytes - (rolls ? SEGMENT_HEADER_BYTES : this.#active.size);
-        let count = 0;
-        let groupBytes = 0;
-        while (
-          count < this.#pending.length &&
-          (count === 0 || groupBytes + this.#pending[count]!.bytes <= room)
-        ) {
-          groupBytes += this.#pending[count]!.bytes;
-          count++;
-        }
-        const group = this.#pending.splice(0, count);
-        const wantRoll =
-          this.#active.size > SEGMENT_HEADER_BYTES &&
-          (this.#active.size + groupBytes > this.#o.segmentBytes ||
-            (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
-        try {
-          if (wantRoll) await this.#roll();
-          const frames = group.map((p, i) => encodeFrame(this.#writtenSeq + 1 + i, p.topic, p.record));
-          await this.#writeAll(frames, this.#active.size);
-        } catch (err) {
-          this.#pendingBytes -= groupBytes;
-          await this.#writeHandle.truncate(this.#active.size).catch(() => {});
-          this.#o.events.ioError(err as Error);
-          const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
-            cause: err,
-            retriable: true,
-          });
-          for (const p of group) p.onDurable?.(e);
-          continue;
-        }
-        this.#pendingBytes -= groupBytes;
-        this.#active.size += groupBytes;
-        this.#totalBytes += groupBytes;
-        this.#writtenSeq += group.length;
-        for (const wake of this.#appendedWaiters.splice(0)) wake();
-        for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
-        if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
-          this.#syncDue = false;
-          await this.#sync();
-        } else {
-          this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
-        }
-        this.#admitWaiters();
+    while (this.#pending.length > 0) {
+      // A group fills the active segment up to segmentBytes (at least one record per group);
+      // what does not fit waits for the next round, after a roll.
+      const rolls =
+        this.#active.size > SEGMENT_HEADER_BYTES &&
+        this.#active.size + this.#pending[0]!.bytes > this.#o.segmentBytes;
+      const room = this.#o.segmentBytes - (rolls ? SEGMENT_HEADER_BYTES : this.#active.size);
+      let count = 0;
+      let groupBytes = 0;
+      while (
+        count < this.#pending.length &&
+        (count === 0 || groupBytes + this.#pending[count]!.bytes <= room)
+      ) {
+        groupBytes += this.#pending[count]!.bytes;
+        count++;
       }
-    } finally {
-      this.#writing = null;
+      const group = this.#pending.splice(0, count);
+      const wantRoll =
+        this.#active.size > SEGMENT_HEADER_BYTES &&
+        (this.#active.size + groupBytes > this.#o.segmentBytes ||
+          (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
+      try {
+        if (wantRoll) await this.#roll();
+        const frames = group.map((p, i) => encodeFrame(this.#writtenSeq + 1 + i, p.topic, p.record));
+        await this.#writeAll(frames, this.#active.size);
+      } catch (err) {
+        this.#pendingBytes -= groupBytes;
+        await this.#writeHandle.truncate(this.#active.size).catch(() => {});
+        this.#o.events.ioError(err as Error);
+        const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
+          cause: err,
+          retriable: true,
+        });
+        for (const p of group) p.onDurable?.(e);
+        continue;
+      }
+      this.#pendingBytes -= groupBytes;
+      this.#active.size += groupBytes;
+      this.#totalBytes += groupBytes;
+      this.#writtenSeq += group.length;
+      for (const wake of this.#appendedWaiters.splice(0)) wake();
+      for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
+      if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
+        this.#syncDue = false;
+        await this.#sync();
+      } else {
+        this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
+      }
+      this.#admitWaiters();
     }
   }
 
@@ -627,30 +627,34 @@ export class DiskSpool {
 
   /** Persists the checkpoint if it moved, then deletes segments that are wholly done. */
   #checkpoint(): Promise<void> {
-    this.#checkpointing ??= (async () => {
-      try {
-        const acked = this.#ackedSeq;
-        if (acked > this.#persistedSeq) {
-          await writeCheckpoint(this.#o.dir, { ackedSeq: acked } satisfies Checkpoint);
-          this.#persistedSeq = acked;
-        }
-        while (
-          this.#segments.length > 1 &&
-          this.#segments[1]!.firstSeq - 1 <= this.#persistedSeq &&
-          this.#segments[0] !== this.#readSegment
-        ) {
-          const seg = this.#segments.shift()!;
-          this.#totalBytes -= seg.size;
-          await unlink(seg.file);
-        }
-        this.#admitWaiters();
-      } catch (err) {
-        this.#o.events.ioError(err as Error);
-      } finally {
-        this.#checkpointing = null;
-      }
-    })();
+    if (this.#checkpointing !== null) return this.#checkpointing;
+    this.#checkpointing = once(
+      () => this.#persistCheckpoint(),
+      () => (this.#checkpointing = null),
+    );
     return this.#checkpointing;
+  }
+
+  async #persistCheckpoint(): Promise<void> {
+    try {
+      const acked = this.#ackedSeq;
+      if (acked > this.#persistedSeq) {
+        await writeCheckpoint(this.#o.dir, { ackedSeq: acked } satisfies Checkpoint);
+        this.#persistedSeq = acked;
+      }
+      while (
+        this.#segments.length > 1 &&
+        this.#segments[1]!.firstSeq - 1 <= this.#persistedSeq &&
+        this.#segments[0] !== this.#readSegment
+      ) {
+        const seg = this.#segments.shift()!;
+        this.#totalBytes -= seg.size;
+        await unlink(seg.file);
+      }
+      this.#admitWaiters();
+    } catch (err) {
+      this.#o.events.ioError(err as Error);
+    }
   }
 
   stats(): SpoolStats {
@@ -696,6 +700,16 @@ export class DiskSpool {
     await this.#readHandle?.close().catch(() => {});
     this.#readHandle = null;
   }
+}
+
+/**
+ * Runs `task` and calls `cleared` when it has settled — always asynchronously, so a caller that
+ * stores the returned promise in a "running" slot sees `cleared` run after the store, even when
+ * the task finished without awaiting anything.
+ */
+function once(task: () => Promise<void>, cleared: () => void): Promise<void> {
+  const p = task();
+  return p.finally(() => cleared());
 }
 
 /** Size of the frame `encodeFrame` will produce, without encoding it. */

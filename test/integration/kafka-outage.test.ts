@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { parseConfig } from '../../gateway/config/load.ts';
-import { metricValue } from '../../gateway/metrics.ts';
 import { startGateway } from '../../gateway/main.ts';
+import { metricValue } from '../../gateway/metrics.ts';
 import {
   compareDelivery,
   DedicatedKafka,
@@ -61,8 +61,15 @@ async function runOutage(kind: 'killed' | 'hung') {
     await sleep(OUTAGE_MS / 2);
     // Kafka is gone, weir is not: devices are still acknowledged (from the spool).
     const ackedDuring = devices.reduce((n, d) => n + d.acked.size, 0);
-    assert.ok(ackedDuring > ackedBefore + DEVICES * 50, `acknowledgements go on during the outage (${ackedBefore} → ${ackedDuring})`);
-    await waitFor(async () => (await metricValue(gateway.metrics.registry, 'weir_kafka_up')) === 0, 15_000, 'weir to notice the outage');
+    assert.ok(
+      ackedDuring > ackedBefore + DEVICES * 50,
+      `acknowledgements go on during the outage (${ackedBefore} → ${ackedDuring})`,
+    );
+    await waitFor(
+      async () => (await metricValue(gateway.metrics.registry, 'weir_kafka_up')) === 0,
+      15_000,
+      'weir to notice the outage',
+    );
     await sleep(OUTAGE_MS / 2);
     if (kind === 'killed') await kafka.start();
     else kafka.thaw();
@@ -74,9 +81,16 @@ async function runOutage(kind: 'killed' | 'hung') {
     const acked = devices.reduce((n, d) => n + d.acked.size, 0);
     const total = await waitUntilSettled(kafka.brokers, Object.values(topics), acked, 30_000, 1000);
     const report = compareDelivery(devices, await readFleetRecords(topics, total));
-    assert.deepEqual(report.missing.slice(0, 10), [], `${report.missing.length} acknowledged messages missing`);
+    assert.deepEqual(
+      report.missing.slice(0, 10),
+      [],
+      `${report.missing.length} acknowledged messages missing`,
+    );
     assert.deepEqual(report.outOfOrder.slice(0, 10), [], 'per-device order kept');
-    assert.ok(acked >= DEVICES * (RUN_MS / INTERVAL_MS) * 0.8, `devices kept publishing (${acked} acknowledged)`);
+    assert.ok(
+      acked >= DEVICES * (RUN_MS / INTERVAL_MS) * 0.8,
+      `devices kept publishing (${acked} acknowledged)`,
+    );
     process.stderr.write(
       `kafka ${kind}: ${acked} acknowledged, ${report.received} in Kafka, ${report.duplicates} duplicates, 0 missing\n`,
     );

@@ -22,7 +22,9 @@ export async function readFleetRecords(
 ): Promise<Array<{ deviceId: string; seq: number }>> {
   const fleetOf = new Map(Object.entries(topics).map(([fleet, topic]) => [topic, fleet as Fleet]));
   const messages = await consumeAll({ topics: Object.values(topics), expected: count, timeoutMs });
-  messages.sort((a, b) => (a.topic === b.topic ? Number(a.offset) - Number(b.offset) : a.topic < b.topic ? -1 : 1));
+  messages.sort((a, b) =>
+    a.topic === b.topic ? Number(a.offset) - Number(b.offset) : a.topic < b.topic ? -1 : 1,
+  );
   return messages.map((m) => {
     const rec = types[fleetOf.get(m.topic)!].fromBuffer(m.value!) as { deviceId: string; seq: number };
     return { deviceId: rec.deviceId, seq: rec.seq };

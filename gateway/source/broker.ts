@@ -29,6 +29,8 @@ export interface BrokerSource {
 
 export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
   const { intake, log, metrics } = opts;
+  /** Publishes of each client handed to the intake and not yet called back. */
+  const pending = new WeakMap<Client, { count: number }>();
 
   const authorizePublish: AuthorizePublishHandler = (client, packet, callback) => {
     // Broker-internal publishes (wills replayed at start-up) have no client.
@@ -36,6 +38,8 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
     // weir is an ingestion point, not a message store: a retained flag would make aedes keep
     // every device's last message in memory.
     packet.retain = false;
+    const state = pending.get(client);
+    if (state !== undefined) state.count++;
     intake.accept(
       {
         topic: packet.topic,
@@ -44,7 +48,12 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
         clientId: client.id,
         receivedAt: Date.now(),
       },
-      callback,
+      state === undefined
+        ? callback
+        : (err) => {
+            state.count--;
+            callback(err);
+          },
     );
   };
 
@@ -68,6 +77,9 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
     const client = broker.handle(socket);
+    const state = { count: 0 };
+    pending.set(client, state);
+    readOnlyWhenSettled(client, socket, state);
     limitPacketSize(client, opts.maxPacketBytes, () => {
       metrics.dropped.inc({ reason: 'too_large' });
       logTooLarge();
@@ -88,6 +100,26 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
       await closed;
     },
   };
+}
+
+/**
+ * Backpressure. aedes 1.x dispatches every packet of a socket read concurrently and means to read
+ * the next chunk only when all of them are done — but its 'readable' listener calls the same
+ * `nextBatch` that packet completions call, and each call counts as one completion. So new data
+ * on the socket triggers a read while publishes of the previous chunk still wait for the spool,
+ * and a device that keeps sending is read without limit. Here the 'readable' event reaches aedes
+ * only while none of this client's publishes is waiting; the completion of the last one makes
+ * aedes read on its own. Unread data then stays in the socket: the device sees TCP backpressure.
+ */
+function readOnlyWhenSettled(client: Client, socket: net.Socket, state: { count: number }): void {
+  const nextBatch = (client as unknown as { _nextBatch: () => void })._nextBatch;
+  if (typeof nextBatch !== 'function' || !socket.listeners('readable').includes(nextBatch)) {
+    throw new Error('aedes internals changed: cannot gate socket reads (check the aedes version)');
+  }
+  socket.removeListener('readable', nextBatch);
+  socket.on('readable', () => {
+    if (state.count === 0) nextBatch();
+  });
 }
 
 /**

@@ -81,6 +81,11 @@ export class DedicatedKafka {
     process.kill(this.pid, 'SIGCONT');
   }
 
+  /** Stops a running broker (SIGTERM); does nothing when it is not running. */
+  async stopIfRunning(): Promise<void> {
+    await stopKafka({ dir: this.dir }).catch(() => {});
+  }
+
   async destroy(): Promise<void> {
     try {
       process.kill(this.pid, 'SIGCONT');

@@ -97,7 +97,12 @@ export class KafkajsSink implements Sink {
       allowAutoTopicCreation: true,
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
     });
-    await producer.connect();
+    try {
+      await producer.connect();
+    } catch (err) {
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
     this.#producer = producer;
   }
 

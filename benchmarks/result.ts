@@ -18,8 +18,21 @@ export async function writeResult(
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   } catch {}
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 1024 ** 3), kernel: os.release() };
-  const result = { name, date: new Date().toISOString(), commit, machine, node: process.version, config, figures };
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 1024 ** 3),
+    kernel: os.release(),
+  };
+  const result = {
+    name,
+    date: new Date().toISOString(),
+    commit,
+    machine,
+    node: process.version,
+    config,
+    figures,
+  };
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const md = [

@@ -51,7 +51,13 @@ async function spoolRun(): Promise<number> {
     whenFull: 'block',
     fsyncIntervalMs: 0,
     checkpointIntervalMs: 1000,
-    events: { damaged() {}, dropped() {}, ioError: (e) => { throw e; } },
+    events: {
+      damaged() {},
+      dropped() {},
+      ioError: (e) => {
+        throw e;
+      },
+    },
   });
   let issued = 0;
   const started = performance.now();
@@ -98,10 +104,15 @@ const figures = {
   baselineFsyncPerRecordPerSec: Math.round(baseline),
   ratioVsFsyncPerRecord: Number((rate / baseline).toFixed(1)),
 };
-await writeResult('spool-append', { records: N, writers: WRITERS, inflight: INFLIGHT, valueBytes: VALUE }, figures, [
-  ['records/s (group commit, durable)', figures.recordsPerSec],
-  ['MB/s', figures.mbPerSec],
-  ['bytes per record on disk', frameBytes],
-  ['baseline: one fsync per record, records/s', figures.baselineFsyncPerRecordPerSec],
-  ['ratio', `${figures.ratioVsFsyncPerRecord}×`],
-]);
+await writeResult(
+  'spool-append',
+  { records: N, writers: WRITERS, inflight: INFLIGHT, valueBytes: VALUE },
+  figures,
+  [
+    ['records/s (group commit, durable)', figures.recordsPerSec],
+    ['MB/s', figures.mbPerSec],
+    ['bytes per record on disk', frameBytes],
+    ['baseline: one fsync per record, records/s', figures.baselineFsyncPerRecordPerSec],
+    ['ratio', `${figures.ratioVsFsyncPerRecord}×`],
+  ],
+);

@@ -34,14 +34,20 @@ export async function spoolCommand(args: string[]): Promise<number> {
     return 1;
   }
   const inspection = await inspectSpool(dir);
-  process.stdout.write(`${values.json ? JSON.stringify(inspection, null, 2) : formatInspection(inspection)}\n`);
+  process.stdout.write(
+    `${values.json ? JSON.stringify(inspection, null, 2) : formatInspection(inspection)}\n`,
+  );
   return 0;
 }
 
 function parse(args: string[]) {
   return parseArgs({
     args,
-    options: { 'spool-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      'spool-dir': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
 }

@@ -3,22 +3,31 @@
 // flipped bytes. weir starts, reports each damage with its file and offset, and delivers every
 // intact record before the damage; the records lost are counted exactly.
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { parse } from 'yaml';
+import { loadSchema } from '../../gateway/codec/avro.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import { startGateway } from '../../gateway/main.ts';
 import { metricValue } from '../../gateway/metrics.ts';
 import { decodeFrame, SEGMENT_HEADER_BYTES } from '../../gateway/spool/disk/format.ts';
 import { testKafkaBrokers } from '../helpers/kafka.ts';
 import { Device, fleetOf, freePort, waitFor, waitUntilSettled, writeWeirConfig } from '../support/faults.ts';
-import { readFleetRecords } from '../support/records.ts';
-import { loadSchema } from '../../gateway/codec/avro.ts';
 import { repoRoot } from '../support/gateway.ts';
+import { readFleetRecords } from '../support/records.ts';
 
 interface Frame {
   seq: number;
@@ -34,7 +43,13 @@ function framesOf(file: string): Frame[] {
   for (let at = SEGMENT_HEADER_BYTES; at < data.length; ) {
     const r = decodeFrame(data, at);
     if (r.kind !== 'record') break;
-    frames.push({ seq: r.value.seq, offset: at, bytes: r.bytes, topic: r.value.topic, value: Buffer.from(r.value.record.value) });
+    frames.push({
+      seq: r.value.seq,
+      offset: at,
+      bytes: r.bytes,
+      topic: r.value.topic,
+      value: Buffer.from(r.value.record.value),
+    });
     at += r.bytes;
   }
   return frames;
@@ -59,13 +74,20 @@ test('a damaged spool: weir starts, reports the damage, delivers every intact re
   const devices = Array.from({ length: 6 }, (_, i) => new Device(url, fleetOf(i), `damage-dev-${i}`));
   await waitFor(() => devices.every((d) => d.client.connected), 30_000, 'devices to connect');
   for (let round = 0; round < 300; round++) for (const d of devices) d.publishNext();
-  await waitFor(() => devices.every((d) => d.unacked === 0), 30_000, 'every publish to be acknowledged (fsync)');
+  await waitFor(
+    () => devices.every((d) => d.unacked === 0),
+    30_000,
+    'every publish to be acknowledged (fsync)',
+  );
   await Promise.all(devices.map((d) => d.close()));
   await first.stop();
 
   // 2. Damage three segments.
   const spoolDir = path.join(dir, 'spool');
-  const segments = readdirSync(spoolDir).filter((f) => f.endsWith('.seg')).sort().map((f) => path.join(spoolDir, f));
+  const segments = readdirSync(spoolDir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort()
+    .map((f) => path.join(spoolDir, f));
   assert.ok(segments.length >= 6, `several segments (${segments.length})`);
   const frames = new Map(segments.map((s) => [s, framesOf(s)]));
   const allFrames = segments.flatMap((s) => frames.get(s)!);
@@ -117,7 +139,9 @@ test('a damaged spool: weir starts, reports the damage, delivers every intact re
   );
   assert.equal(await metricValue(second.metrics.registry, 'weir_spool_damage_events_total'), 3);
   // The torn tail was never acknowledged whole; the other two losses are counted exactly.
-  const countedLost = await metricValue(second.metrics.registry, 'weir_dropped_messages_total', { reason: 'spool_damaged' });
+  const countedLost = await metricValue(second.metrics.registry, 'weir_dropped_messages_total', {
+    reason: 'spool_damaged',
+  });
   assert.equal(countedLost, frames.get(truncated)!.length - 4 + frames.get(flipped)!.length - 7);
 
   // 4. Every intact record is in Kafka.
@@ -127,7 +151,13 @@ test('a damaged spool: weir starts, reports the damage, delivers every intact re
     [topics.factory]: loadSchema(path.join(repoRoot, 'schemas/factory-line.avsc')).type,
     [topics.vehicle]: loadSchema(path.join(repoRoot, 'schemas/vehicle-gps.avsc')).type,
   };
-  const total = await waitUntilSettled(testKafkaBrokers()[0]!, Object.values(topics), expected.length, 30_000, 1000);
+  const total = await waitUntilSettled(
+    testKafkaBrokers()[0]!,
+    Object.values(topics),
+    expected.length,
+    30_000,
+    1000,
+  );
   const got = await readFleetRecords(topics, total);
   const key = (r: { deviceId: string; seq: number }) => `${r.deviceId}#${r.seq}`;
   const gotKeys = new Set(got.map(key));

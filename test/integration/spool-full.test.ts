@@ -4,13 +4,12 @@
 //  - dropOldest: every message is acknowledged, the oldest records are dropped, and the drop
 //    counter equals exactly the number of acknowledged messages missing from Kafka.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parse } from 'yaml';
-import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
+import { parse } from 'yaml';
 import { parseConfig } from '../../gateway/config/load.ts';
 import { startGateway } from '../../gateway/main.ts';
 import { metricValue } from '../../gateway/metrics.ts';
@@ -68,7 +67,11 @@ describe('spool full while Kafka is down', () => {
     for (const d of devices) d.publishEvery(5); // 4,000 msg/s offered
 
     const acked = () => devices.reduce((n, d) => n + d.acked.size, 0);
-    await waitFor(() => acked() > 0 && spoolBytes(path.join(dir, 'spool')) > maxBytes * 0.8, 30_000, 'the spool to fill');
+    await waitFor(
+      () => acked() > 0 && spoolBytes(path.join(dir, 'spool')) > maxBytes * 0.8,
+      30_000,
+      'the spool to fill',
+    );
     await sleep(2000);
     const ackedAtCap = acked();
     const rss: number[] = [];
@@ -80,8 +83,14 @@ describe('spool full while Kafka is down', () => {
     assert.equal(acked(), ackedAtCap, 'no PUBACK while the spool is full');
     assert.ok(spoolBytes(path.join(dir, 'spool')) <= maxBytes, 'the spool stays within maxBytes');
     assert.ok(sentWhileBlocked > ackedAtCap * 2, 'devices kept trying');
-    assert.ok(Math.max(...rss) < RSS_BOUND, `RSS stays under ${RSS_BOUND / MiB} MiB: ${rss.map((b) => Math.round(b / MiB))}`);
-    assert.ok(Math.max(...rss) - rss[0]! < 16 * MiB, `RSS stays flat while blocked: ${rss.map((b) => Math.round(b / MiB))}`);
+    assert.ok(
+      Math.max(...rss) < RSS_BOUND,
+      `RSS stays under ${RSS_BOUND / MiB} MiB: ${rss.map((b) => Math.round(b / MiB))}`,
+    );
+    assert.ok(
+      Math.max(...rss) - rss[0]! < 16 * MiB,
+      `RSS stays flat while blocked: ${rss.map((b) => Math.round(b / MiB))}`,
+    );
 
     // Kafka returns: the backlog drains and the waiting devices are acknowledged.
     for (const d of devices) d.stopPublishing();
@@ -89,7 +98,11 @@ describe('spool full while Kafka is down', () => {
     await waitFor(() => devices.every((d) => d.unacked === 0), 120_000, 'every publish to be acknowledged');
     const total = await waitUntilSettled(kafka.brokers, Object.values(topics), acked(), 60_000);
     const report = compareDelivery(devices, await readFleetRecords(topics, total));
-    assert.deepEqual(report.missing.slice(0, 10), [], `${report.missing.length} acknowledged messages missing`);
+    assert.deepEqual(
+      report.missing.slice(0, 10),
+      [],
+      `${report.missing.length} acknowledged messages missing`,
+    );
     assert.deepEqual(report.outOfOrder.slice(0, 10), [], 'per-device order kept');
     assert.equal(await weir.stop(), 0);
     process.stderr.write(
@@ -108,7 +121,10 @@ describe('spool full while Kafka is down', () => {
     });
     const raw = parse(readFileSync(file, 'utf8'));
     raw.batch = { ...raw.batch, maxBufferedBytes: 32 * KiB };
-    const gateway = await startGateway(parseConfig(raw, dir), { log: pino({ level: 'silent' }), backoff: { initialMs: 50, maxMs: 500 } });
+    const gateway = await startGateway(parseConfig(raw, dir), {
+      log: pino({ level: 'silent' }),
+      backoff: { initialMs: 50, maxMs: 500 },
+    });
     t.after(() => gateway.stop());
     await kafka.stopIfRunning();
     const url = `mqtt://127.0.0.1:${gateway.mqtt.port}`;
@@ -120,7 +136,9 @@ describe('spool full while Kafka is down', () => {
       if (round % 50 === 0) await sleep(10);
     }
     await waitFor(() => devices.every((d) => d.unacked === 0), 60_000, 'every publish to be acknowledged');
-    const dropped = await metricValue(gateway.metrics.registry, 'weir_dropped_messages_total', { reason: 'spool_full' });
+    const dropped = await metricValue(gateway.metrics.registry, 'weir_dropped_messages_total', {
+      reason: 'spool_full',
+    });
     assert.ok(dropped > 1000, `the oldest records were dropped (${dropped})`);
 
     await kafka.start();
@@ -131,6 +149,8 @@ describe('spool full while Kafka is down', () => {
     assert.equal(report.missing.length, dropped, 'missing = dropped, exactly');
     assert.equal(report.duplicates, 0);
     assert.deepEqual(report.outOfOrder.slice(0, 10), []);
-    process.stderr.write(`spool full (dropOldest): ${acked} acknowledged, ${dropped} dropped and counted, ${report.received} in Kafka\n`);
+    process.stderr.write(
+      `spool full (dropOldest): ${acked} acknowledged, ${dropped} dropped and counted, ${report.received} in Kafka\n`,
+    );
   });
 });

@@ -23,7 +23,12 @@ test('inspect reports the checkpoint, what waits, the oldest unsent record and d
       { length: 100 },
       (_, i) =>
         new Promise((resolve) =>
-          spool.append('t', { key: Buffer.from('k'), value: Buffer.alloc(30), headers: {}, timestamp: t0 + i }, null, resolve),
+          spool.append(
+            't',
+            { key: Buffer.from('k'), value: Buffer.alloc(30), headers: {}, timestamp: t0 + i },
+            null,
+            resolve,
+          ),
         ),
     ),
   );

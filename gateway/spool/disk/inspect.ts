@@ -20,7 +20,12 @@ export interface SpoolInspection {
   readonly checkpointProblem?: string;
   readonly segments: SegmentInfo[];
   readonly bytes: number;
-  readonly waiting: { readonly records: number; readonly bytes: number; readonly firstSeq: number | null; readonly lastSeq: number | null };
+  readonly waiting: {
+    readonly records: number;
+    readonly bytes: number;
+    readonly firstSeq: number | null;
+    readonly lastSeq: number | null;
+  };
   /** Receive time of the oldest record not yet acknowledged by Kafka, epoch ms. */
   readonly oldestUnsentAt: number | null;
   readonly damage: Array<{ readonly file: string; readonly offset: number; readonly reason: string }>;
@@ -50,7 +55,11 @@ export async function inspectSpool(dir: string): Promise<SpoolInspection> {
     while (headerProblem === null && at < data.length) {
       const r = decodeFrame(data, at, seq);
       if (r.kind !== 'record') {
-        damage.push({ file, offset: at, reason: r.kind === 'incomplete' ? 'torn record at the end' : r.reason });
+        damage.push({
+          file,
+          offset: at,
+          reason: r.kind === 'incomplete' ? 'torn record at the end' : r.reason,
+        });
         break;
       }
       if (seq > acked) {

@@ -5,8 +5,14 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { Aedes, type AuthorizePublishHandler, type Client } from 'aedes';
+
+type PublishPacket = Parameters<AuthorizePublishHandler>[1];
+/** aedes 1.x keeps inbound QoS 2 packets in its persistence until PUBREL; its types omit it. */
+interface AedesWithPersistence {
+  persistence: { incomingGetPacket(client: Client, packet: { messageId: number }): Promise<unknown> };
+}
 import type { Logger } from 'pino';
-import type { Intake } from '../contracts.ts';
+import type { Intake, Settle } from '../contracts.ts';
 import { rateLimited } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -31,6 +37,8 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
   const { intake, log, metrics } = opts;
   /** Publishes of each client handed to the intake and not yet called back. */
   const pending = new WeakMap<Client, { count: number }>();
+  /** QoS 2 message ids of each client being spooled, with the callbacks of their retransmissions. */
+  const qos2InFlight = new WeakMap<Client, Map<number, Settle[]>>();
 
   const authorizePublish: AuthorizePublishHandler = (client, packet, callback) => {
     // Broker-internal publishes (wills replayed at start-up) have no client.
@@ -40,6 +48,18 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
     packet.retain = false;
     const state = pending.get(client);
     if (state !== undefined) state.count++;
+    const settle: Settle = (err) => {
+      if (state !== undefined) state.count--;
+      callback(err ?? null);
+    };
+    if (packet.qos === 2 && packet.messageId !== undefined) {
+      acceptQos2(client, packet.messageId, packet.dup, (done) => accept(client, packet, done), settle);
+    } else {
+      accept(client, packet, settle);
+    }
+  };
+
+  function accept(client: Client, packet: PublishPacket, settle: Settle): void {
     intake.accept(
       {
         topic: packet.topic,
@@ -48,14 +68,52 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
         clientId: client.id,
         receivedAt: Date.now(),
       },
-      state === undefined
-        ? callback
-        : (err) => {
-            state.count--;
-            callback(err);
-          },
+      settle,
     );
-  };
+  }
+
+  /**
+   * QoS 2 promises no duplicate from a device's retransmissions, but aedes recognises a
+   * retransmission only after `authorizePublish`. So: a message id already being spooled waits
+   * for the first copy (its PUBREC follows that fsync); a DUP of a message aedes has already
+   * stored is acknowledged without being spooled again. Only DUP packets wait for that check, so
+   * first transmissions keep their order.
+   */
+  function acceptQos2(
+    client: Client,
+    messageId: number,
+    dup: boolean,
+    spool: (done: Settle) => void,
+    settle: Settle,
+  ): void {
+    let inFlight = qos2InFlight.get(client);
+    if (inFlight === undefined) {
+      inFlight = new Map();
+      qos2InFlight.set(client, inFlight);
+    }
+    const ids = inFlight;
+    const start = () => {
+      const copies = ids.get(messageId);
+      if (copies !== undefined) {
+        copies.push(settle);
+        return;
+      }
+      const callbacks: Settle[] = [settle];
+      ids.set(messageId, callbacks);
+      spool((err) => {
+        ids.delete(messageId);
+        for (const cb of callbacks) cb(err);
+      });
+    };
+    if (!dup || ids.has(messageId)) {
+      start();
+      return;
+    }
+    (broker as unknown as AedesWithPersistence).persistence.incomingGetPacket(client, { messageId }).then(
+      () => settle(null), // already stored by aedes, which sends PUBREC again
+      () => start(),
+    );
+  }
 
   const broker = await Aedes.createBroker({
     authorizePublish,

@@ -14,6 +14,22 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'validate a config file or print the config reference (check FILE | reference)',
     load: async () => (await import('../gateway/cli/config.ts')).configCommand,
   },
+  sim: {
+    summary: 'simulate device fleets publishing over MQTT; writes a report for verify',
+    load: async () => (await import('../device-sim/cli.ts')).simCommand,
+  },
+  verify: {
+    summary: "read the fleets' Kafka topics back and check them against a sim report",
+    load: async () => (await import('../device-sim/verify/cli.ts')).verifyCommand,
+  },
+  demo: {
+    summary: 'local Kafka + gateway + a mixed fleet for 30 s + verify, all in one',
+    load: async () => (await import('../device-sim/demo/cli.ts')).demoCommand,
+  },
+  spool: {
+    summary: 'inspect a spool directory (inspect --spool-dir DIR)',
+    load: async () => (await import('../gateway/cli/spool.ts')).spoolCommand,
+  },
   kafka: {
     summary: 'a local single-node Apache Kafka for development and tests (start|stop|status)',
     load: async () => (await import('../tools/kafka/cli.ts')).kafkaCommand,

@@ -35,6 +35,9 @@ describe('decoder', () => {
         fleetId: 'buses',
         receivedAt: 1_763_800_000_123,
         batteryPct: null,
+        ignitionOn: null,
+        gpsAccuracyM: null,
+        satellites: null,
       },
     );
   });

@@ -11,6 +11,7 @@ type PublishPacket = Parameters<AuthorizePublishHandler>[1];
 interface AedesWithPersistence {
   persistence: { incomingGetPacket(client: Client, packet: { messageId: number }): Promise<unknown> };
 }
+
 import type { Logger } from 'pino';
 import type { Intake, Settle } from '../contracts.ts';
 import { rateLimited } from '../log.ts';

@@ -50,7 +50,14 @@ test('QoS 2 retransmissions are acknowledged but not duplicated in Kafka', async
   const device = new RawDevice(gateway.mqtt.port);
   t.after(() => device.socket.destroy());
   await once(device.socket, 'connect');
-  device.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'q2-device', keepalive: 60 });
+  device.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId: 'q2-device',
+    keepalive: 60,
+  });
   await device.next('connack');
 
   const topic = topicFor('vehicle', 'q2-device');

@@ -7,6 +7,7 @@ import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
+import { kafkaErrorType, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 
 export interface KafkajsSinkOptions {
@@ -24,21 +25,6 @@ export interface KafkajsSinkOptions {
 
 // kafkajs is CommonJS; Node cannot see all of its named exports from ESM.
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
-
-/** Kafka error types after which resending the same records cannot succeed. */
-const PERMANENT = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'INVALID_TOPIC_EXCEPTION',
-]);
-/** Producer-state errors: a fresh producer (new producer id) recovers from them. */
-const PRODUCER_STATE = new Set([
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_EPOCH',
-]);
 
 const COMPRESSION = {
   none: CompressionTypes.None,
@@ -144,8 +130,8 @@ export class KafkajsSink implements Sink {
       return batches.map(() => ({ status: 'ok' }));
     } catch (err) {
       const type = kafkaErrorType(err);
-      if (type !== null && PRODUCER_STATE.has(type)) await this.#resetProducer();
-      if (type !== null && PERMANENT.has(type)) {
+      if (type !== null && PRODUCER_STATE_ERRORS.has(type)) await this.#resetProducer();
+      if (type !== null && PERMANENT_ERRORS.has(type)) {
         // Find which batch Kafka refuses: send them one by one; the others are delivered.
         if (batches.length > 1) {
           const outcomes: BatchOutcome[] = [];
@@ -178,20 +164,4 @@ export class KafkajsSink implements Sink {
 
 function toMessage(r: Batch['records'][number]): Message {
   return { key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) };
-}
-
-/** The Kafka protocol error type inside a kafkajs error, looking through its causes. */
-export function kafkaErrorType(err: unknown): string | null {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const e = queue.shift();
-    if (e === null || typeof e !== 'object' || seen.has(e)) continue;
-    seen.add(e);
-    const o = e as { type?: unknown; cause?: unknown; errors?: unknown; originalError?: unknown };
-    if (typeof o.type === 'string' && /^[A-Z_]+$/.test(o.type)) return o.type;
-    queue.push(o.cause, o.originalError);
-    if (Array.isArray(o.errors)) queue.push(...o.errors);
-  }
-  return null;
 }

@@ -1,0 +1,145 @@
+// Kafka sink on @platformatic/kafka (pure TypeScript, maintained): acks=all, idempotent producer.
+// Same contract as the kafkajs adapter: one call in flight (the forwarder serialises), one
+// outcome per batch, never throws; short client retries, the forwarder owns the backoff.
+import { Admin, compatibilityPartitioner, Producer } from '@platformatic/kafka';
+import type { Logger } from 'pino';
+import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
+import { WeirError } from '../../errors.ts';
+import { kafkaErrorType, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
+
+export interface PlatformaticSinkOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly compression: 'none' | 'gzip' | 'zstd';
+  readonly requestTimeoutMs: number;
+  readonly connectionTimeoutMs: number;
+  readonly createTopics: readonly string[];
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly log: Logger;
+}
+
+export class PlatformaticSink implements Sink {
+  readonly name = 'platformatic';
+  readonly #o: PlatformaticSinkOptions;
+  #producer: Producer | null = null;
+
+  constructor(opts: PlatformaticSinkOptions) {
+    this.#o = opts;
+  }
+
+  #base() {
+    return {
+      clientId: this.#o.clientId,
+      bootstrapBrokers: [...this.#o.brokers],
+      timeout: this.#o.requestTimeoutMs,
+      connectTimeout: this.#o.connectionTimeoutMs,
+      retries: 3,
+      retryDelay: 200,
+    };
+  }
+
+  async connect(): Promise<void> {
+    if (this.#o.createTopics.length > 0) await this.#ensureTopics();
+    const producer = new Producer({
+      ...this.#base(),
+      idempotent: true,
+      acks: -1,
+      compression: this.#o.compression,
+      autocreateTopics: true,
+      // The Java client's (and kafkajs's) key → partition mapping, so a switch of client library
+      // keeps every device on its partition.
+      partitioner: compatibilityPartitioner,
+    });
+    try {
+      await producer.metadata({ topics: [...this.#o.createTopics] });
+    } catch (err) {
+      await producer.close().catch(() => {});
+      throw err;
+    }
+    this.#producer = producer;
+  }
+
+  async #ensureTopics(): Promise<void> {
+    const admin = new Admin(this.#base());
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = this.#o.createTopics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        topics: missing,
+        partitions: this.#o.partitions,
+        replicas: this.#o.replicationFactor,
+      });
+      this.#o.log.info({ topics: missing }, 'created Kafka topics');
+    } catch (err) {
+      if (kafkaErrorType(err) !== 'TOPIC_ALREADY_EXISTS') throw err;
+    } finally {
+      await admin.close().catch(() => {});
+    }
+  }
+
+  async send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
+    const producer = this.#producer;
+    if (producer === null) {
+      const error = new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', {
+        retriable: true,
+      });
+      return batches.map(() => ({ status: 'retry', error }));
+    }
+    try {
+      await producer.send({
+        messages: batches.flatMap((b) =>
+          b.records.map((r) => ({
+            topic: b.topic,
+            key: r.key ?? undefined,
+            value: r.value,
+            headers: this.#headers(r.headers),
+            timestamp: BigInt(r.timestamp),
+          })),
+        ),
+      });
+      return batches.map(() => ({ status: 'ok' }));
+    } catch (err) {
+      const type = kafkaErrorType(err);
+      if (type !== null && PRODUCER_STATE_ERRORS.has(type)) await this.#resetProducer();
+      if (type !== null && PERMANENT_ERRORS.has(type)) {
+        if (batches.length > 1) {
+          const outcomes: BatchOutcome[] = [];
+          for (const b of batches) outcomes.push(...(await this.send([b])));
+          return outcomes;
+        }
+        return [{ status: 'rejected', reason: type.toLowerCase(), error: err as Error }];
+      }
+      return batches.map(() => ({ status: 'retry', error: err as Error }));
+    }
+  }
+
+  /** The client wants header names as Buffers; names repeat, so theirs are made once. */
+  readonly #headerNames = new Map<string, Buffer>();
+  #headers(headers: Readonly<Record<string, Buffer>>): Map<Buffer, Buffer> {
+    const out = new Map<Buffer, Buffer>();
+    for (const name in headers) {
+      let key = this.#headerNames.get(name);
+      if (key === undefined) {
+        key = Buffer.from(name);
+        this.#headerNames.set(name, key);
+      }
+      out.set(key, headers[name]!);
+    }
+    return out;
+  }
+
+  async #resetProducer(): Promise<void> {
+    const old = this.#producer;
+    this.#producer = null;
+    await old?.close().catch(() => {});
+    await this.connect().catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    const producer = this.#producer;
+    this.#producer = null;
+    await producer?.close();
+  }
+}

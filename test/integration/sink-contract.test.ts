@@ -1,0 +1,122 @@
+// One contract, every Kafka adapter, the real broker: what the forwarder relies on.
+//  - send() delivers every batch of a call (several topics) with key, value, headers and timestamp
+//    intact and in order, and says `ok` per batch;
+//  - a batch Kafka refuses for good comes back `rejected` (not retried forever) while the other
+//    batches of the same call are delivered;
+//  - with Kafka unreachable, connect() rejects in bounded time and send() reports `retry` — no throw.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import type { Batch, OutboundRecord, Sink } from '../../gateway/contracts.ts';
+import { KafkajsSink } from '../../gateway/sinks/kafka/kafkajs.ts';
+import { PlatformaticSink } from '../../gateway/sinks/kafka/platformatic.ts';
+import { consumeAll, testKafka, testKafkaBrokers } from '../helpers/kafka.ts';
+import { freePort } from '../support/faults.ts';
+
+type SinkFactory = (opts: { brokers: string[]; createTopics: string[]; requestTimeoutMs?: number }) => Sink;
+
+const common = {
+  clientId: 'weir-contract',
+  compression: 'gzip' as const,
+  connectionTimeoutMs: 2000,
+  partitions: 1,
+  replicationFactor: -1,
+  log: pino({ level: 'silent' }),
+};
+const adapters: Record<string, SinkFactory> = {
+  kafkajs: (o) => new KafkajsSink({ ...common, requestTimeoutMs: 5000, ...o }),
+  platformatic: (o) => new PlatformaticSink({ ...common, requestTimeoutMs: 5000, ...o }),
+};
+
+function records(prefix: string, n: number, valueBytes = 40): OutboundRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    key: Buffer.from(`${prefix}-dev-${i % 5}`),
+    value: randomBytes(valueBytes), // incompressible: sizes stay what the test says
+    headers: { 'mqtt-topic': Buffer.from(`t/${prefix}/${i}`), 'weir-gateway-id': Buffer.from('gw-1') },
+    timestamp: 1_763_800_000_000 + i,
+  }));
+}
+
+function batch(topic: string, recs: OutboundRecord[]): Batch {
+  return { topic, records: recs, bytes: recs.reduce((n, r) => n + r.value.length, 0) };
+}
+
+for (const [name, make] of Object.entries(adapters)) {
+  describe(`Kafka sink contract: ${name}`, () => {
+    test('delivers every batch of a call, fields intact, in order', async (t) => {
+      const a = `contract.${name}.a.${randomUUID().slice(0, 8)}`;
+      const b = `contract.${name}.b.${randomUUID().slice(0, 8)}`;
+      const sink = make({ brokers: testKafkaBrokers(), createTopics: [a, b] });
+      t.after(() => sink.close());
+      await sink.connect();
+      const ra = records('a', 300);
+      const rb = records('b', 120);
+      const first = await sink.send([batch(a, ra.slice(0, 150)), batch(b, rb), batch(a, ra.slice(150))]);
+      assert.deepEqual(
+        first.map((o) => o.status),
+        ['ok', 'ok', 'ok'],
+      );
+      const got = await consumeAll({ topics: [a, b], expected: 420, timeoutMs: 20_000 });
+      for (const [topic, sent] of [
+        [a, ra],
+        [b, rb],
+      ] as const) {
+        const mine = got.filter((m) => m.topic === topic).sort((x, y) => Number(x.offset) - Number(y.offset));
+        assert.equal(mine.length, sent.length);
+        mine.forEach((m, i) => {
+          const r = sent[i]!;
+          assert.deepEqual(m.key, r.key);
+          assert.deepEqual(m.value, r.value);
+          assert.equal(m.timestamp, String(r.timestamp));
+          assert.deepEqual(m.headers['mqtt-topic'], r.headers['mqtt-topic']);
+          assert.deepEqual(m.headers['weir-gateway-id'], r.headers['weir-gateway-id']);
+        });
+      }
+    });
+
+    test('a batch Kafka refuses for good is rejected; the others of the call are delivered', async (t) => {
+      const small = `contract.${name}.small.${randomUUID().slice(0, 8)}`;
+      const fine = `contract.${name}.fine.${randomUUID().slice(0, 8)}`;
+      const admin = testKafka().admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [
+          {
+            topic: small,
+            numPartitions: 1,
+            replicationFactor: 1,
+            configEntries: [{ name: 'max.message.bytes', value: '2048' }],
+          },
+        ],
+        waitForLeaders: true,
+      });
+      await admin.disconnect();
+      const sink = make({ brokers: testKafkaBrokers(), createTopics: [fine] });
+      t.after(() => sink.close());
+      await sink.connect();
+      const outcomes = await sink.send([batch(fine, records('f', 10)), batch(small, records('s', 1, 8000))]);
+      assert.equal(outcomes[0]!.status, 'ok');
+      assert.equal(outcomes[1]!.status, 'rejected');
+      assert.match(outcomes[1]!.status === 'rejected' ? outcomes[1]!.reason : '', /too_large/);
+      assert.equal((await consumeAll({ topics: [fine], expected: 10, timeoutMs: 10_000 })).length, 10);
+    });
+
+    test('Kafka unreachable: connect rejects in bounded time, send reports retry', async () => {
+      const sink = make({
+        brokers: [`127.0.0.1:${await freePort()}`],
+        createTopics: ['x'],
+        requestTimeoutMs: 2000,
+      });
+      const started = Date.now();
+      await assert.rejects(sink.connect());
+      assert.ok(Date.now() - started < 30_000, `gave up after ${Date.now() - started} ms`);
+      const outcomes = await sink.send([batch('x', records('u', 2))]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['retry'],
+      );
+      await sink.close();
+    });
+  });
+}

@@ -96,9 +96,26 @@ export class Batcher {
     onAdmitted?.();
   }
 
-  /** Removes and returns every ready batch, oldest first. */
+  /**
+   * Removes and returns the oldest ready batch of each topic. One batch per topic per send:
+   * clients merge the batches of a partition into one record batch, which must stay within the
+   * broker's message.max.bytes (batch.maxBytes keeps each batch below it).
+   */
   takeReady(): PendingBatch[] {
-    return this.#ready.splice(0, this.#ready.length);
+    const taken: PendingBatch[] = [];
+    const rest: PendingBatch[] = [];
+    const topics = new Set<string>();
+    for (const batch of this.#ready) {
+      if (topics.has(batch.topic)) {
+        rest.push(batch);
+      } else {
+        topics.add(batch.topic);
+        taken.push(batch);
+      }
+    }
+    this.#ready.length = 0;
+    this.#ready.push(...rest);
+    return taken;
   }
 
   /** Puts batches back at the front of the ready queue, in the given order, to be sent again. */

@@ -28,9 +28,9 @@ describe('batcher flush triggers', () => {
     const { batcher, readyEvents } = make({ maxRecords: 3 });
     for (let i = 0; i < 7; i++) batcher.add('t', rec(10), null, null);
     assert.equal(readyEvents(), 2);
-    const ready = batcher.takeReady();
+    assert.equal(batcher.readyCount, 2);
     assert.deepEqual(
-      ready.map((b) => b.records.length),
+      [...batcher.takeReady(), ...batcher.takeReady()].map((b) => b.records.length),
       [3, 3],
     );
     batcher.flushAll();
@@ -136,16 +136,37 @@ describe('batcher memory bound', () => {
     assert.equal(batcher.bufferedBytes, 0);
   });
 
+  test('takeReady gives the oldest batch of each topic; the rest wait their turn in order', () => {
+    const { batcher } = make({ maxRecords: 1 });
+    for (const [topic, k] of [
+      ['t', 'a'],
+      ['t', 'b'],
+      ['u', 'x'],
+      ['t', 'c'],
+      ['u', 'y'],
+    ] as const) {
+      batcher.add(topic, rec(10, k), null, null);
+    }
+    const keys = (batches: ReturnType<typeof batcher.takeReady>) =>
+      batches.map((b) => `${b.topic}:${b.records[0]!.key}`);
+    assert.deepEqual(keys(batcher.takeReady()), ['t:a', 'u:x']);
+    assert.deepEqual(keys(batcher.takeReady()), ['t:b', 'u:y']);
+    assert.deepEqual(keys(batcher.takeReady()), ['t:c']);
+    assert.deepEqual(keys(batcher.takeReady()), []);
+  });
+
   test('requeue puts batches back first, in order', () => {
     const { batcher } = make({ maxRecords: 1 });
-    for (const k of ['a', 'b', 'c']) batcher.add('t', rec(10, k), null, null);
-    const taken = batcher.takeReady();
+    for (const k of ['a', 'b']) batcher.add('t', rec(10, k), null, null);
+    batcher.add('u', rec(10, 'x'), null, null);
+    const taken = batcher.takeReady(); // t:a, u:x
     batcher.add('t', rec(10, 'd'), null, null);
     batcher.requeue(taken);
-    assert.deepEqual(
-      batcher.takeReady().map((b) => b.records[0]!.key?.toString()),
-      ['a', 'b', 'c', 'd'],
-    );
+    const order: string[] = [];
+    for (let batches = batcher.takeReady(); batches.length > 0; batches = batcher.takeReady()) {
+      for (const b of batches) order.push(`${b.topic}:${b.records[0]!.key}`);
+    }
+    assert.deepEqual(order, ['t:a', 'u:x', 't:b', 't:d']);
   });
 
   test('drained resolves once every record is completed; abandon counts QoS 0 losses', async () => {

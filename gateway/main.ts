@@ -11,6 +11,11 @@ import type { RecordQueue, Sink } from './contracts.ts';
 import { DeadLetterEncoder } from './deadletter/deadletter.ts';
 import { WeirError } from './errors.ts';
 import { Forwarder } from './forwarder/forwarder.ts';
+import type { Phase, Reading } from './http/assess.ts';
+import { probeDisk } from './http/disk.ts';
+import { startHttpListener } from './http/server.ts';
+import { type GatewayStatus, StatusMonitor } from './http/status.ts';
+import { weirVersion } from './http/version.ts';
 import { type CompiledRoute, RoutingIntake } from './intake/intake.ts';
 import { rateLimited } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -32,7 +37,11 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly mqtt: { readonly host: string; readonly port: number };
+  /** The operations listener (metrics, health, status page); null when http.enabled is false. */
+  readonly http: { readonly host: string; readonly port: number } | null;
   readonly metrics: Metrics;
+  /** What /status answers. */
+  status(): GatewayStatus;
   /** The spool, when enabled. */
   readonly spool: DiskSpool | null;
   /** Stops intake, drains buffered records to Kafka within the drain timeout, closes Kafka. */
@@ -73,8 +82,8 @@ export function spoolDirectory(loaded: LoadedConfig, env: NodeJS.ProcessEnv = pr
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): Promise<Gateway> {
   const { config } = loaded;
   const { log } = opts;
-  const metrics = createMetrics();
   const routes = compileRoutes(loaded);
+  const metrics = createMetrics({ routes: routes.map((r) => r.name), version: weirVersion() });
   const deadLetters = new DeadLetterEncoder(config.kafka.deadLetterTopic, config.gatewayId);
 
   const sink =
@@ -117,6 +126,57 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
 
   let spool: DiskSpool | null = null;
   let pump: SpoolPump | null = null;
+  let source: BrokerSource | null = null;
+  // Several segments per spool, so that space frees in steps as Kafka catches up.
+  const spoolSegmentBytes = Math.max(
+    4096,
+    Math.min(config.spool.segmentBytes, Math.floor(config.spool.maxBytes / 8)),
+  );
+  let phase: Phase = 'starting';
+
+  // Operations (gateway/http/): /metrics, /healthz, /readyz, /status and the status page, served
+  // from the start, so /readyz answers 503 while the spool opens. That side sees the gateway only
+  // through readings (below); nothing of it is on the message path.
+  const monitor = new StatusMonitor({
+    gatewayId: config.gatewayId,
+    version: weirVersion(),
+    windowSeconds: config.http.statusWindowSeconds,
+    read: () =>
+      gatewayReading({ phase, source, spool, spoolSegmentBytes, forwarder, batcher, metrics, config }),
+    probeDisk: config.spool.enabled ? () => probeDisk(spoolDirectory(loaded)) : undefined,
+  });
+  metrics.gauge(
+    'weir_source_backpressure_active',
+    '1 while devices are made to wait: the spool is full (whenFull: block) or the memory buffer is.',
+    () => (batcher.waitingCount > 0 || (spool?.stats().waitingAppends ?? 0) > 0 ? 1 : 0),
+  );
+  const httpListener = config.http.enabled
+    ? await startHttpListener({
+        host: config.http.host,
+        port: config.http.port,
+        registry: metrics.registry,
+        status: () => monitor.status(),
+        log: log.child({ stage: 'http' }),
+      }).catch((err: unknown) => {
+        throw new WeirError(
+          'WEIR_HTTP_LISTEN',
+          `cannot listen on ${config.http.host}:${config.http.port} for metrics and status (http.port, --http-port)`,
+          { cause: err },
+        );
+      })
+    : null;
+  monitor.start();
+  /** A failed start leaves nothing listening. */
+  const abandonStart = async (err: unknown): Promise<never> => {
+    monitor.stop();
+    await pump?.stop();
+    forwarder.stop();
+    await spool?.close().catch(() => {});
+    await sink.close().catch(() => {});
+    await httpListener?.close();
+    throw err;
+  };
+
   let queue: RecordQueue = new MemoryQueue(batcher);
   if (config.spool.enabled) {
     const spoolLog = log.child({ stage: 'spool' });
@@ -124,8 +184,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     spool = await DiskSpool.open({
       dir: spoolDirectory(loaded),
       maxBytes: s.maxBytes,
-      // Several segments per spool, so that space frees in steps as Kafka catches up.
-      segmentBytes: Math.max(4096, Math.min(s.segmentBytes, Math.floor(s.maxBytes / 8))),
+      segmentBytes: spoolSegmentBytes,
       whenFull: s.whenFull,
       fsyncIntervalMs: s.fsyncIntervalMs,
       checkpointIntervalMs: s.checkpointIntervalMs,
@@ -149,7 +208,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
           spoolLog.error({ err }, 'spool I/O error');
         },
       },
-    });
+    }).catch(abandonStart);
     const opened = spool.stats();
     spoolLog.info(
       { dir: spool.dir, records: opened.records, bytes: opened.bytes, segments: opened.segments },
@@ -168,6 +227,11 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       () => sp.stats().oldestAgeMs / 1000,
     );
     metrics.gauge(
+      'weir_spool_max_bytes',
+      "The spool's upper bound on disk (spool.maxBytes).",
+      () => s.maxBytes,
+    );
+    metrics.gauge(
       'weir_spool_waiting_appends',
       'Messages waiting for space in a full spool (whenFull: block): devices are being slowed down.',
       () => sp.stats().waitingAppends,
@@ -184,31 +248,42 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
 
   forwarder.connectInBackground();
   const intake = new RoutingIntake(new Router(routes), queue, deadLetters, metrics);
-  let source: BrokerSource;
-  try {
-    source = await startBroker({
-      ...config.mqtt,
-      intake,
-      log: log.child({ stage: 'source' }),
-      metrics,
-    });
-  } catch (err) {
-    throw new WeirError('WEIR_MQTT_LISTEN', `cannot listen on ${config.mqtt.host}:${config.mqtt.port}`, {
-      cause: err,
-    });
-  }
-  metrics.gauge('weir_source_connected_devices', 'MQTT clients connected.', () => source.connectedDevices());
-  log.info({ routes: routes.map((r) => `${r.pattern.source} → ${r.kafkaTopic}`) }, 'gateway started');
+  const broker = await startBroker({
+    ...config.mqtt,
+    intake,
+    log: log.child({ stage: 'source' }),
+    metrics,
+  }).catch((err: unknown) =>
+    abandonStart(
+      new WeirError('WEIR_MQTT_LISTEN', `cannot listen on ${config.mqtt.host}:${config.mqtt.port}`, {
+        cause: err,
+      }),
+    ),
+  );
+  source = broker;
+  phase = 'running';
+  metrics.gauge('weir_source_connected_devices', 'MQTT clients connected.', () => broker.connectedDevices());
+  log.info(
+    {
+      gatewayId: config.gatewayId,
+      version: weirVersion(),
+      routes: routes.map((r) => `${r.pattern.source} → ${r.kafkaTopic}`),
+    },
+    'gateway started',
+  );
 
   let stopping: Promise<{ drained: boolean }> | null = null;
   return {
-    mqtt: source.address,
+    mqtt: broker.address,
+    http: httpListener?.address ?? null,
     metrics,
     spool,
+    status: () => monitor.status(),
     stop() {
       stopping ??= (async () => {
+        phase = 'stopping';
         // 1. Stop intake.
-        await source.close();
+        await broker.close();
         // 2. Drain: send everything buffered, within the bound. With the spool, what is not sent
         //    in time stays there, fsync'd, for the next start.
         const timeoutMs = config.shutdown.drainTimeoutMs;
@@ -237,6 +312,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
         }
         // 3. Close.
         await sink.close().catch((err: unknown) => log.warn({ err }, 'closing the Kafka client failed'));
+        monitor.stop();
+        await httpListener?.close();
         log.info({ drained }, 'gateway stopped');
         return { drained };
       })();
@@ -257,6 +334,54 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       await sleep(20);
     }
   }
+}
+
+/** One reading of the gateway for the status monitor: cheap, synchronous, no side effects. */
+function gatewayReading(g: {
+  phase: Phase;
+  source: BrokerSource | null;
+  spool: DiskSpool | null;
+  spoolSegmentBytes: number;
+  forwarder: Forwarder;
+  batcher: Batcher;
+  metrics: Metrics;
+  config: LoadedConfig['config'];
+}): Reading {
+  const { spool, metrics, batcher, config } = g;
+  const st = spool?.stats();
+  return {
+    phase: g.phase,
+    mqttListening: g.source !== null && g.phase === 'running',
+    kafkaUp: g.forwarder.kafkaConnected,
+    connectedDevices: g.source?.connectedDevices() ?? 0,
+    routes: [...metrics.routes].map(([name, t]) => ({
+      name,
+      messages: t.messages[0] + t.messages[1] + t.messages[2],
+      bytes: t.bytes[0] + t.bytes[1] + t.bytes[2],
+    })),
+    recordsOut: metrics.kafkaRecords.value,
+    deadLetters: { ...metrics.deadLetters.counts },
+    dropped: { ...metrics.dropped.counts },
+    spool:
+      spool === null || st === undefined
+        ? null
+        : {
+            dir: spool.dir,
+            bytes: st.bytes,
+            maxBytes: config.spool.maxBytes,
+            segmentBytes: g.spoolSegmentBytes,
+            records: st.records,
+            oldestAgeMs: st.oldestAgeMs,
+            waitingAppends: st.waitingAppends,
+            whenFull: config.spool.whenFull,
+          },
+    buffer: {
+      bytes: batcher.bufferedBytes,
+      maxBytes: config.batch.maxBufferedBytes,
+      waiting: batcher.waitingCount,
+    },
+    spoolIoErrors: metrics.spoolIoErrors.value,
+  };
 }
 
 function sleep(ms: number): Promise<void> {

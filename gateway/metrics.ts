@@ -1,37 +1,112 @@
 // Metrics: one prom-client registry per gateway. Names follow weir_<stage>_<what>_<unit>;
-// counters end in _total; labels come only from small fixed sets (never a device id).
-// Hot-path counters are incremented per message with pre-bound label children; histograms are
-// observed per batch.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// counters end in _total; labels come only from small fixed sets (route names from the config,
+// QoS, reason codes — never a device id). Every metric is listed in the README's Metrics table
+// (a test checks that the table and this registry agree).
+//
+// Cost on the hot path: prom-client hashes and validates the label set on every `inc`, even on a
+// pre-bound child. Counters touched per message are therefore tallies: plain numbers the hot path
+// adds to, handed to prom-client only when it collects (at scrape time). Histograms are observed
+// per batch, never per message.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeadLetterReason, DropReason } from './contracts.ts';
 
-export function createMetrics() {
+/** The route label of messages whose topic no route matches (a route may not take this name). */
+export const NO_ROUTE = 'no_route';
+
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
+  'invalid_json',
+  'schema_mismatch',
+  'no_route',
+  'kafka_rejected',
+];
+export const DROP_REASONS: readonly DropReason[] = [
+  'too_large',
+  'spool_full',
+  'spool_damaged',
+  'shutdown',
+  'deadletter_rejected',
+];
+
+/** Messages and payload bytes received on one route, indexed by QoS. */
+export interface RouteTraffic {
+  readonly messages: [number, number, number];
+  readonly bytes: [number, number, number];
+}
+
+/** A counter kept as plain numbers per reason; `counts` is read by the status page. */
+export interface Tally<K extends string> {
+  readonly counts: Readonly<Record<K, number>>;
+  inc(labels: { reason: K }, n?: number): void;
+}
+
+/** An unlabelled counter kept as a plain number. */
+export interface SimpleTally {
+  readonly value: number;
+  inc(n?: number): void;
+}
+
+export interface MetricsOptions {
+  /** Route names from the config: the values of the `route` label (with NO_ROUTE). */
+  readonly routes: readonly string[];
+  /** weir's version, for weir_build_info. */
+  readonly version: string;
+}
+
+export function createMetrics(opts: MetricsOptions) {
   const registry = new Registry();
   const registers = [registry];
 
-  const messagesIn = new Counter({
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'weir_build_info',
+    help: 'Always 1; the labels tell the weir and Node.js versions.',
+    labelNames: ['version', 'nodejs'] as const,
+    registers,
+  }).set({ version: opts.version, nodejs: process.versions.node }, 1);
+
+  // Per route and QoS, counted by the intake for every PUBLISH.
+  const traffic = new Map<string, RouteTraffic>();
+  for (const name of [...opts.routes, NO_ROUTE]) traffic.set(name, newTraffic());
+  const byRouteAndQos = (pick: (t: RouteTraffic) => readonly number[]) =>
+    function collect(this: Counter<'route' | 'qos'>) {
+      this.reset();
+      for (const [route, t] of traffic) {
+        const v = pick(t);
+        for (let qos = 0; qos < 3; qos++) this.inc({ route, qos: String(qos) }, v[qos]!);
+      }
+    };
+  new Counter({
     name: 'weir_source_messages_total',
-    help: 'MQTT PUBLISH packets received from devices, by QoS.',
-    labelNames: ['qos'] as const,
+    help: 'MQTT PUBLISH packets received from devices, by route (no_route: no route matched) and QoS.',
+    labelNames: ['route', 'qos'] as const,
     registers,
+    collect: byRouteAndQos((t) => t.messages),
   });
-  const deadLetters = new Counter({
-    name: 'weir_deadletter_records_total',
-    help: 'Messages sent to the dead-letter topic instead of their route, by reason.',
-    labelNames: ['reason'] as const,
+  new Counter({
+    name: 'weir_source_payload_bytes_total',
+    help: 'Payload bytes of the PUBLISH packets received from devices, by route and QoS.',
+    labelNames: ['route', 'qos'] as const,
     registers,
+    collect: byRouteAndQos((t) => t.bytes),
   });
-  const dropped = new Counter({
-    name: 'weir_dropped_messages_total',
-    help: 'Messages that reached neither their route nor the dead-letter topic, by reason.',
-    labelNames: ['reason'] as const,
+
+  const deadLetters = reasonTally(
     registers,
-  });
-  const kafkaRecords = new Counter({
-    name: 'weir_kafka_records_total',
-    help: 'Records Kafka acknowledged (acks=all), dead letters included.',
+    'weir_deadletter_records_total',
+    'Messages sent to the dead-letter topic instead of their route, by reason.',
+    DEAD_LETTER_REASONS,
+  );
+  const dropped = reasonTally(
     registers,
-  });
+    'weir_dropped_messages_total',
+    'Messages that reached neither their route nor the dead-letter topic, by reason.',
+    DROP_REASONS,
+  );
+  const kafkaRecords = simpleTally(
+    registers,
+    'weir_kafka_records_total',
+    'Records Kafka acknowledged (acks=all), dead letters included.',
+  );
   const kafkaSendSeconds = new Histogram({
     name: 'weir_kafka_send_duration_seconds',
     help: 'Duration of one produce call to Kafka (all batches ready at that moment).',
@@ -49,35 +124,32 @@ export function createMetrics() {
     help: '1 when the last produce to Kafka succeeded, 0 while Kafka is unreachable or failing.',
     registers,
   });
-
-  const spoolDamage = new Counter({
-    name: 'weir_spool_damage_events_total',
-    help: 'Damaged or torn spool regions cut off (at start-up or while reading).',
+  const spoolDamage = simpleTally(
     registers,
-  });
-  const spoolIoErrors = new Counter({
-    name: 'weir_spool_io_errors_total',
-    help: 'Failed spool writes or fsyncs (the records concerned were not acknowledged).',
+    'weir_spool_damage_events_total',
+    'Damaged or torn spool regions cut off (at start-up or while reading).',
+  );
+  const spoolIoErrors = simpleTally(
     registers,
-  });
-
-  // Pre-bound children for the hot path.
-  const byQos = [
-    messagesIn.labels({ qos: '0' }),
-    messagesIn.labels({ qos: '1' }),
-    messagesIn.labels({ qos: '2' }),
-  ];
-  const deadLetterBy = (reason: DeadLetterReason) => deadLetters.labels({ reason });
-  const droppedBy = (reason: DropReason) => dropped.labels({ reason });
-  for (const r of ['invalid_json', 'schema_mismatch', 'no_route', 'kafka_rejected'] as const) deadLetterBy(r);
-  for (const r of ['too_large', 'shutdown', 'deadletter_rejected', 'spool_full', 'spool_damaged'] as const)
-    droppedBy(r);
+    'weir_spool_io_errors_total',
+    'Failed spool writes or fsyncs (the records concerned were not acknowledged).',
+  );
 
   return {
     registry,
-    messagesIn: byQos,
-    deadLetters: { inc: (l: { reason: DeadLetterReason }, n = 1) => deadLetters.inc(l, n) },
-    dropped: { inc: (l: { reason: DropReason }, n = 1) => dropped.inc(l, n) },
+    /** The tallies of one route (NO_ROUTE for unmatched topics). Look up once, then add. */
+    traffic(route: string): RouteTraffic {
+      let t = traffic.get(route);
+      if (t === undefined) {
+        t = newTraffic();
+        traffic.set(route, t);
+      }
+      return t;
+    },
+    /** Every route's tallies, config order, NO_ROUTE last. */
+    routes: traffic as ReadonlyMap<string, RouteTraffic>,
+    deadLetters,
+    dropped,
     kafkaRecords,
     kafkaSendSeconds,
     kafkaBatchRecords,
@@ -85,13 +157,13 @@ export function createMetrics() {
     spoolDamage,
     spoolIoErrors,
     /** Registers a gauge whose value is read at scrape time. */
-    gauge(name: string, help: string, read: () => number): void {
+    gauge(name: string, help: string, read: () => number | Promise<number>): void {
       new Gauge({
         name,
         help,
         registers,
-        collect() {
-          this.set(read());
+        async collect() {
+          this.set(await read());
         },
       });
     },
@@ -99,6 +171,54 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+function newTraffic(): RouteTraffic {
+  return { messages: [0, 0, 0], bytes: [0, 0, 0] };
+}
+
+function reasonTally<K extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  reasons: readonly K[],
+): Tally<K> {
+  const counts = Object.fromEntries(reasons.map((r) => [r, 0])) as Record<K, number>;
+  new Counter({
+    name,
+    help,
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const reason of reasons) this.inc({ reason }, counts[reason]);
+    },
+  });
+  return {
+    counts,
+    inc(labels, n = 1) {
+      counts[labels.reason] += n;
+    },
+  };
+}
+
+function simpleTally(registers: Registry[], name: string, help: string): SimpleTally {
+  const tally = {
+    value: 0,
+    inc(n = 1) {
+      tally.value += n;
+    },
+  };
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(tally.value);
+    },
+  });
+  return tally;
+}
 
 /** Reads the current value of a counter or gauge (sum over labels, or one label set). */
 export async function metricValue(

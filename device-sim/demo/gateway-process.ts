@@ -47,6 +47,10 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
       o.brokers.join(','),
       '--spool-dir',
       o.spoolDir,
+      // A free port for the metrics and status listener: the demo must not collide with a weir
+      // already running on the default 9464.
+      '--http-port',
+      '0',
     ],
     // Its own process group: Ctrl-C in the terminal reaches only the demo, which then stops the
     // gateway with one SIGTERM (a second signal would make the gateway skip its drain).

@@ -4,6 +4,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigOverrides, loadConfigFile, overridesFromEnv } from '../config/load.ts';
+import { LOG_LEVELS } from '../config/schema.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startGateway } from '../main.ts';
@@ -18,6 +19,8 @@ options:
       --kafka-brokers LIST   overrides kafka.brokers, comma-separated host:port
                                                             (env WEIR_KAFKA_BROKERS)
       --spool-dir DIR        overrides spool.dir            (env WEIR_SPOOL_DIR)
+      --http-port PORT       overrides http.port: metrics, health and the status page
+                                                            (env WEIR_HTTP_PORT)
       --log-level LEVEL      overrides log.level (fatal|error|warn|info|debug|trace)
   -h, --help                 this help
 `;
@@ -38,11 +41,17 @@ export async function startCommand(args: string[]): Promise<number> {
     process.stderr.write(`weir start: --config FILE is required\n\n${HELP}`);
     return 2;
   }
+  const level = values['log-level'];
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    process.stderr.write(`weir start: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
+    return 2;
+  }
   const env = overridesFromEnv(process.env);
   const overrides: ConfigOverrides = {
     mqttPort: values['mqtt-port'] ?? env.mqttPort,
     kafkaBrokers: values['kafka-brokers'] ?? env.kafkaBrokers,
     spoolDir: values['spool-dir'] ?? env.spoolDir,
+    httpPort: values['http-port'] ?? env.httpPort,
   };
   let loaded: ReturnType<typeof loadConfigFile>;
   try {
@@ -52,7 +61,7 @@ export async function startCommand(args: string[]): Promise<number> {
     return err instanceof ConfigError ? 2 : 1;
   }
 
-  const log = createLogger(values['log-level'] ?? loaded.config.log.level);
+  const log = createLogger(level ?? loaded.config.log.level);
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(loaded, { log });
@@ -94,6 +103,7 @@ function parse(args: string[]) {
       'mqtt-port': { type: 'string' },
       'kafka-brokers': { type: 'string' },
       'spool-dir': { type: 'string' },
+      'http-port': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -19,6 +19,7 @@ export interface ConfigOverrides {
   readonly mqttPort?: string | undefined;
   readonly kafkaBrokers?: string | undefined;
   readonly spoolDir?: string | undefined;
+  readonly httpPort?: string | undefined;
 }
 
 export interface LoadedConfig {
@@ -45,7 +46,12 @@ export function formatProblems(source: string, problems: readonly ConfigProblem[
 
 /** Environment variables that override the file (flags override these). */
 export function overridesFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
-  return { mqttPort: env.WEIR_MQTT_PORT, kafkaBrokers: env.WEIR_KAFKA_BROKERS, spoolDir: env.WEIR_SPOOL_DIR };
+  return {
+    mqttPort: env.WEIR_MQTT_PORT,
+    kafkaBrokers: env.WEIR_KAFKA_BROKERS,
+    spoolDir: env.WEIR_SPOOL_DIR,
+    httpPort: env.WEIR_HTTP_PORT,
+  };
 }
 
 export function loadConfigFile(file: string, overrides: ConfigOverrides = {}): LoadedConfig {
@@ -149,10 +155,9 @@ function applyOverrides(raw: unknown, o: ConfigOverrides): unknown {
     out[name] = copy;
     return copy;
   };
-  if (o.mqttPort !== undefined) {
-    const n = Number(o.mqttPort);
-    section('mqtt')['port'] = o.mqttPort.trim() !== '' && Number.isFinite(n) ? n : o.mqttPort;
-  }
+  const asPort = (v: string) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
+  if (o.mqttPort !== undefined) section('mqtt')['port'] = asPort(o.mqttPort);
+  if (o.httpPort !== undefined) section('http')['port'] = asPort(o.httpPort);
   if (o.kafkaBrokers !== undefined) {
     section('kafka')['brokers'] = o.kafkaBrokers
       .split(',')

@@ -153,10 +153,40 @@ export const spoolSchema = z
     drainMaxBytesPerSec: 0,
   });
 
+export const httpSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Serve /metrics (Prometheus), /healthz, /readyz, /status (JSON) and the status page at /.'),
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe(
+        'Address the HTTP listener binds to. The default answers only on this machine; 0.0.0.0 lets Prometheus scrape from elsewhere (there is no authentication: firewall it).',
+      ),
+    port: port.default(9464).describe('TCP port of the HTTP listener (0 picks a free port).'),
+    statusWindowSeconds: z
+      .int()
+      .min(2)
+      .max(3600)
+      .default(10)
+      .describe(
+        'Rates in /status and on the status page, and its checks (data flowing? backlog growing?), cover this many seconds.',
+      ),
+  })
+  .default({ enabled: true, host: '127.0.0.1', port: 9464, statusWindowSeconds: 10 });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
 export const routeSchema = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _')
+    .refine((name) => name !== 'no_route', {
+      message: "'no_route' is reserved: it labels messages no route matches",
+    })
     .describe('Route name: a label in metrics and logs.'),
   mqttTopic: z
     .string()
@@ -192,10 +222,11 @@ export const configSchema = z.strictObject({
         .describe('On SIGTERM/SIGINT, how long to wait for buffered records to reach Kafka.'),
     })
     .default({ drainTimeoutMs: 10_000 }),
+  http: httpSchema,
   log: z
     .strictObject({
       level: z
-        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+        .enum(LOG_LEVELS)
         .default('info')
         .describe('Log level (JSON lines on stdout). Nothing is logged per message at info.'),
     })

@@ -5,7 +5,7 @@
 import type { RecordDecoder } from '../codec/avro.ts';
 import type { InboundMessage, Intake, OutboundRecord, RecordQueue, Settle } from '../contracts.ts';
 import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
-import type { Metrics } from '../metrics.ts';
+import { type Metrics, NO_ROUTE, type RouteTraffic } from '../metrics.ts';
 import type { TopicPattern } from '../router/pattern.ts';
 import type { Router } from '../router/router.ts';
 
@@ -24,6 +24,9 @@ export class RoutingIntake implements Intake {
   readonly #queue: RecordQueue;
   readonly #deadLetters: DeadLetterEncoder;
   readonly #metrics: Metrics;
+  /** Per-route tallies, bound once per route: counting a message is two additions. */
+  readonly #traffic = new Map<CompiledRoute, RouteTraffic>();
+  readonly #unrouted: RouteTraffic;
 
   constructor(
     router: Router<CompiledRoute>,
@@ -35,11 +38,14 @@ export class RoutingIntake implements Intake {
     this.#queue = queue;
     this.#deadLetters = deadLetters;
     this.#metrics = metrics;
+    this.#unrouted = metrics.traffic(NO_ROUTE);
   }
 
   accept(msg: InboundMessage, settle: Settle): void {
-    this.#metrics.messagesIn[msg.qos]!.inc();
     const match = this.#router.match(msg.topic);
+    const traffic = match === null ? this.#unrouted : this.#trafficOf(match.route);
+    traffic.messages[msg.qos] += 1;
+    traffic.bytes[msg.qos] += msg.payload.length;
     if (match === null) {
       this.#deadLetter(msg, null, 'no_route', 'no route matches the topic', settle);
       return;
@@ -57,6 +63,15 @@ export class RoutingIntake implements Intake {
       timestamp: msg.receivedAt,
     };
     this.#queue.enqueue(route.kafkaTopic, record, msg.qos, settle);
+  }
+
+  #trafficOf(route: CompiledRoute): RouteTraffic {
+    let t = this.#traffic.get(route);
+    if (t === undefined) {
+      t = this.#metrics.traffic(route.name);
+      this.#traffic.set(route, t);
+    }
+    return t;
   }
 
   #deadLetter(

@@ -92,6 +92,8 @@ describe('weir start', () => {
       testKafkaBrokers().join(','),
       '--spool-dir',
       dir,
+      '--http-port',
+      '0',
     ]);
     t.after(() => child.kill('SIGKILL'));
     // Wait for the listener.

@@ -144,6 +144,7 @@ export function writeWeirConfig(opts: {
       },
     ],
     shutdown: { drainTimeoutMs: 3000 },
+    http: { host: '127.0.0.1', port: 0 },
   };
   const file = path.join(opts.dir, 'weir.yaml');
   writeFileSync(file, stringify(config));

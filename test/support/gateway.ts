@@ -28,6 +28,7 @@ export function sampleConfig(overrides: Record<string, unknown> = {}) {
     mqtt: object;
     kafka: object;
     spool?: object;
+    http?: object;
   };
   const id = randomUUID().slice(0, 8);
   const topics: TestTopics = {
@@ -42,6 +43,8 @@ export function sampleConfig(overrides: Record<string, unknown> = {}) {
   raw.mqtt = { ...raw.mqtt, host: '127.0.0.1', port: 0 };
   raw.kafka = { ...raw.kafka, brokers: testKafkaBrokers(), deadLetterTopic: topics.deadLetter };
   raw.spool = { ...raw.spool, dir: mkdtempSync(path.join(tmpdir(), 'weir-test-spool-')) };
+  // A free port for /metrics and /status, so tests never collide with each other or a running weir.
+  raw.http = { ...raw.http, host: '127.0.0.1', port: 0 };
   const loaded = parseConfig({ ...raw, ...overrides }, path.dirname(examplePath));
   return { loaded, topics };
 }

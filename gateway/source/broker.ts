@@ -144,9 +144,15 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
       logTooLarge();
     });
   });
+  try {
+    server.listen(opts.port, opts.host);
+    await once(server, 'listening');
+  } catch (err) {
+    // Nothing may keep running after a failed start (the caller reports the error once).
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw err;
+  }
   server.on('error', (err) => log.error({ err }, 'MQTT listener error'));
-  server.listen(opts.port, opts.host);
-  await once(server, 'listening');
   const addr = server.address() as net.AddressInfo;
   log.info({ host: addr.address, port: addr.port }, 'MQTT listener ready');
 

@@ -102,6 +102,19 @@ for (const [name, make] of Object.entries(adapters)) {
       assert.equal((await consumeAll({ topics: [fine], expected: 10, timeoutMs: 10_000 })).length, 10);
     });
 
+    test('close() while connect() is in flight leaves nothing connected', async () => {
+      const topic = `contract.${name}.close.${randomUUID().slice(0, 8)}`;
+      const sink = make({ brokers: testKafkaBrokers(), createTopics: [topic] });
+      const connecting = sink.connect();
+      await sink.close();
+      await assert.rejects(connecting, (err: Error & { code?: string }) => err.code === 'WEIR_KAFKA_CLOSED');
+      const outcomes = await sink.send([batch(topic, records('c', 1))]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['retry'],
+      );
+    });
+
     test('Kafka unreachable: connect rejects in bounded time, send reports retry', async () => {
       const sink = make({
         brokers: [`127.0.0.1:${await freePort()}`],

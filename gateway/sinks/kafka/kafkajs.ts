@@ -52,6 +52,7 @@ export class KafkajsSink implements Sink {
   readonly #o: KafkajsSinkOptions;
   readonly #kafka: InstanceType<typeof Kafka>;
   #producer: Producer | null = null;
+  #closed = false;
 
   constructor(opts: KafkajsSinkOptions) {
     this.#o = opts;
@@ -88,6 +89,11 @@ export class KafkajsSink implements Sink {
     } catch (err) {
       await producer.disconnect().catch(() => {});
       throw err;
+    }
+    if (this.#closed) {
+      // close() ran while connecting: nothing may stay connected behind it.
+      await producer.disconnect().catch(() => {});
+      throw new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
     }
     this.#producer = producer;
   }
@@ -156,6 +162,7 @@ export class KafkajsSink implements Sink {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const producer = this.#producer;
     this.#producer = null;
     await producer?.disconnect();

@@ -23,6 +23,7 @@ export class PlatformaticSink implements Sink {
   readonly name = 'platformatic';
   readonly #o: PlatformaticSinkOptions;
   #producer: Producer | null = null;
+  #closed = false;
 
   constructor(opts: PlatformaticSinkOptions) {
     this.#o = opts;
@@ -56,6 +57,11 @@ export class PlatformaticSink implements Sink {
     } catch (err) {
       await producer.close().catch(() => {});
       throw err;
+    }
+    if (this.#closed) {
+      // close() ran while connecting: nothing may stay connected behind it.
+      await producer.close().catch(() => {});
+      throw new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
     }
     this.#producer = producer;
   }
@@ -138,6 +144,7 @@ export class PlatformaticSink implements Sink {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const producer = this.#producer;
     this.#producer = null;
     await producer?.close();

@@ -27,6 +27,9 @@
 #   --no-start           enable the service but neither start nor restart it
 #   -h, --help           this text
 set -euo pipefail
+# System tools (useradd, systemctl) live in sbin, which a non-login root shell or sudo may leave
+# out of PATH.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 NODE_MAJOR=24
 PREFIX=/opt/weir

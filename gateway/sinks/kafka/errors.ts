@@ -1,5 +1,7 @@
 // How weir reads Kafka errors, whatever the client library: the protocol error name, found
 // through wrappers and causes, decides between "retry later" and "rejected for good".
+import type { Batch, BatchOutcome } from '../../contracts.ts';
+import { WeirError } from '../../errors.ts';
 
 /** Kafka error types after which resending the same records cannot succeed. */
 export const PERMANENT_ERRORS: ReadonlySet<string> = new Set([
@@ -40,4 +42,36 @@ export function kafkaErrorType(err: unknown): string | null {
     if (Array.isArray(o.errors)) queue.push(...o.errors);
   }
   return null;
+}
+
+/**
+ * The outcome of one produce call per batch, the same for every client library: `ok` when it
+ * succeeds; on a permanent refusal the batches are sent one by one so only the refused one comes
+ * back `rejected`; on a producer-state error the producer is replaced; anything else is `retry`.
+ * `produce` throws (e.g. WEIR_KAFKA_NOT_CONNECTED) when it cannot send at all.
+ */
+export async function produceOutcomes(
+  batches: readonly Batch[],
+  produce: (batches: readonly Batch[]) => Promise<void>,
+  resetProducer: () => Promise<void>,
+): Promise<BatchOutcome[]> {
+  try {
+    await produce(batches);
+    return batches.map(() => ({ status: 'ok' }));
+  } catch (err) {
+    const error = err as Error;
+    const type = kafkaErrorType(err);
+    if (type !== null && PRODUCER_STATE_ERRORS.has(type)) await resetProducer();
+    if (type !== null && PERMANENT_ERRORS.has(type)) {
+      if (batches.length === 1) return [{ status: 'rejected', reason: type.toLowerCase(), error }];
+      const outcomes: BatchOutcome[] = [];
+      for (const b of batches) outcomes.push(...(await produceOutcomes([b], produce, resetProducer)));
+      return outcomes;
+    }
+    return batches.map(() => ({ status: 'retry', error }));
+  }
+}
+
+export function notConnected(): WeirError {
+  return new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', { retriable: true });
 }

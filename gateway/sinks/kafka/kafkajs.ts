@@ -7,7 +7,7 @@ import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
-import { kafkaErrorType, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
+import { notConnected, produceOutcomes } from './errors.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 
 export interface KafkajsSinkOptions {
@@ -119,35 +119,22 @@ export class KafkajsSink implements Sink {
     }
   }
 
-  async send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
+  send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
+    return produceOutcomes(
+      batches,
+      (bs) => this.#produce(bs),
+      () => this.#resetProducer(),
+    );
+  }
+
+  async #produce(batches: readonly Batch[]): Promise<void> {
     const producer = this.#producer;
-    if (producer === null) {
-      const error = new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', {
-        retriable: true,
-      });
-      return batches.map(() => ({ status: 'retry', error }));
-    }
-    try {
-      await producer.sendBatch({
-        acks: -1,
-        compression: COMPRESSION[this.#o.compression],
-        topicMessages: batches.map((b) => ({ topic: b.topic, messages: b.records.map(toMessage) })),
-      });
-      return batches.map(() => ({ status: 'ok' }));
-    } catch (err) {
-      const type = kafkaErrorType(err);
-      if (type !== null && PRODUCER_STATE_ERRORS.has(type)) await this.#resetProducer();
-      if (type !== null && PERMANENT_ERRORS.has(type)) {
-        // Find which batch Kafka refuses: send them one by one; the others are delivered.
-        if (batches.length > 1) {
-          const outcomes: BatchOutcome[] = [];
-          for (const b of batches) outcomes.push(...(await this.send([b])));
-          return outcomes;
-        }
-        return [{ status: 'rejected', reason: type.toLowerCase(), error: err as Error }];
-      }
-      return batches.map(() => ({ status: 'retry', error: err as Error }));
-    }
+    if (producer === null) throw notConnected();
+    await producer.sendBatch({
+      acks: -1,
+      compression: COMPRESSION[this.#o.compression],
+      topicMessages: batches.map((b) => ({ topic: b.topic, messages: b.records.map(toMessage) })),
+    });
   }
 
   async #resetProducer(): Promise<void> {

@@ -5,7 +5,7 @@ import { Admin, compatibilityPartitioner, Producer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
-import { kafkaErrorType, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
+import { kafkaErrorType, notConnected, produceOutcomes } from './errors.ts';
 
 export interface PlatformaticSinkOptions {
   readonly brokers: readonly string[];
@@ -85,40 +85,28 @@ export class PlatformaticSink implements Sink {
     }
   }
 
-  async send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
+  send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
+    return produceOutcomes(
+      batches,
+      (bs) => this.#produce(bs),
+      () => this.#resetProducer(),
+    );
+  }
+
+  async #produce(batches: readonly Batch[]): Promise<void> {
     const producer = this.#producer;
-    if (producer === null) {
-      const error = new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', {
-        retriable: true,
-      });
-      return batches.map(() => ({ status: 'retry', error }));
-    }
-    try {
-      await producer.send({
-        messages: batches.flatMap((b) =>
-          b.records.map((r) => ({
-            topic: b.topic,
-            key: r.key ?? undefined,
-            value: r.value,
-            headers: this.#headers(r.headers),
-            timestamp: BigInt(r.timestamp),
-          })),
-        ),
-      });
-      return batches.map(() => ({ status: 'ok' }));
-    } catch (err) {
-      const type = kafkaErrorType(err);
-      if (type !== null && PRODUCER_STATE_ERRORS.has(type)) await this.#resetProducer();
-      if (type !== null && PERMANENT_ERRORS.has(type)) {
-        if (batches.length > 1) {
-          const outcomes: BatchOutcome[] = [];
-          for (const b of batches) outcomes.push(...(await this.send([b])));
-          return outcomes;
-        }
-        return [{ status: 'rejected', reason: type.toLowerCase(), error: err as Error }];
-      }
-      return batches.map(() => ({ status: 'retry', error: err as Error }));
-    }
+    if (producer === null) throw notConnected();
+    await producer.send({
+      messages: batches.flatMap((b) =>
+        b.records.map((r) => ({
+          topic: b.topic,
+          key: r.key ?? undefined,
+          value: r.value,
+          headers: this.#headers(r.headers),
+          timestamp: BigInt(r.timestamp),
+        })),
+      ),
+    });
   }
 
   /** The client wants header names as Buffers; names repeat, so theirs are made once. */

@@ -21,7 +21,7 @@ import { rateLimited } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { parsePattern } from './router/pattern.ts';
 import { Router } from './router/router.ts';
-import { KafkajsSink } from './sinks/kafka/kafkajs.ts';
+import { createKafkaSink } from './sinks/kafka/create.ts';
 import { type BrokerSource, startBroker } from './source/broker.ts';
 import { DiskSpool } from './spool/disk/spool.ts';
 import { SpoolPump } from './spool/pump.ts';
@@ -88,13 +88,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
 
   const sink =
     opts.sink ??
-    new KafkajsSink({
-      ...config.kafka,
-      createTopics: config.kafka.createTopics.enabled
-        ? [...new Set([...routes.map((r) => r.kafkaTopic), config.kafka.deadLetterTopic])]
-        : [],
-      partitions: config.kafka.createTopics.partitions,
-      replicationFactor: config.kafka.createTopics.replicationFactor,
+    createKafkaSink({
+      kafka: config.kafka,
+      topics: [...routes.map((r) => r.kafkaTopic), config.kafka.deadLetterTopic],
       log: log.child({ stage: 'sink' }),
     });
 

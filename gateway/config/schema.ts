@@ -7,6 +7,9 @@ import { z } from 'zod';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** Kafka client adapters (gateway/sinks/kafka/). */
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+
 const port = z.int().min(0).max(65_535);
 
 export const mqttSchema = z
@@ -41,6 +44,10 @@ const kafkaTopicName = z
 export const kafkaSchema = z.strictObject({
   brokers: z.array(brokerAddress).min(1).describe('Bootstrap brokers.'),
   clientId: z.string().min(1).default('weir').describe('Kafka client id.'),
+  client: z
+    .enum(KAFKA_CLIENTS)
+    .default('kafkajs')
+    .describe('Kafka client library behind the sink (see the README for how they measure).'),
   compression: z
     .enum(['none', 'gzip', 'zstd'])
     .default('none')

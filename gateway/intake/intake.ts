@@ -19,6 +19,18 @@ export interface CompiledRoute {
   readonly fixedHeaders: Readonly<Record<string, Buffer>>;
 }
 
+/** A topic's route, the fields its levels give, and the key and headers its records share. */
+interface TopicTarget {
+  readonly route: CompiledRoute;
+  readonly segments: Readonly<Record<string, string>>;
+  readonly traffic: RouteTraffic;
+  readonly key: Buffer;
+  readonly headers: Readonly<Record<string, Buffer>>;
+}
+
+/** Topics remembered by the intake (one per device, typically): about 200 bytes each. */
+const TOPIC_CACHE_ENTRIES = 16_384;
+
 export class RoutingIntake implements Intake {
   readonly #router: Router<CompiledRoute>;
   readonly #queue: RecordQueue;
@@ -27,6 +39,7 @@ export class RoutingIntake implements Intake {
   /** Per-route tallies, bound once per route: counting a message is two additions. */
   readonly #traffic = new Map<CompiledRoute, RouteTraffic>();
   readonly #unrouted: RouteTraffic;
+  readonly #targets = new Map<string, TopicTarget>();
 
   constructor(
     router: Router<CompiledRoute>,
@@ -42,27 +55,51 @@ export class RoutingIntake implements Intake {
   }
 
   accept(msg: InboundMessage, settle: Settle): void {
-    const match = this.#router.match(msg.topic);
-    const traffic = match === null ? this.#unrouted : this.#trafficOf(match.route);
+    const target = this.#resolve(msg.topic);
+    const traffic = target === null ? this.#unrouted : target.traffic;
     traffic.messages[msg.qos] += 1;
     traffic.bytes[msg.qos] += msg.payload.length;
-    if (match === null) {
+    if (target === null) {
       this.#deadLetter(msg, null, 'no_route', 'no route matches the topic', settle);
       return;
     }
-    const { route, segments } = match;
-    const decoded = route.decoder.decode(msg.payload, segments, msg.receivedAt);
+    const { route } = target;
+    const decoded = route.decoder.decode(msg.payload, target.segments, msg.receivedAt);
     if (!decoded.ok) {
       this.#deadLetter(msg, route.name, decoded.reason, decoded.detail, settle);
       return;
     }
     const record: OutboundRecord = {
-      key: Buffer.from(segments[route.keySegment]!),
+      key: target.key,
       value: decoded.value,
-      headers: { ...route.fixedHeaders, 'mqtt-topic': Buffer.from(msg.topic) },
+      headers: target.headers,
       timestamp: msg.receivedAt,
     };
     this.#queue.enqueue(route.kafkaTopic, record, msg.qos, settle);
+  }
+
+  /**
+   * What a topic resolves to. Devices publish to the same few topics over and over, so the
+   * route match, the key and the headers are computed once per topic and shared by its records
+   * (records are immutable). Bounded: the cache starts over when full. Topics no route matches
+   * are not cached, so random topics cannot evict the devices' ones.
+   */
+  #resolve(topic: string): TopicTarget | null {
+    const cached = this.#targets.get(topic);
+    if (cached !== undefined) return cached;
+    const match = this.#router.match(topic);
+    if (match === null) return null;
+    const { route, segments } = match;
+    const target: TopicTarget = {
+      route,
+      segments,
+      traffic: this.#trafficOf(route),
+      key: Buffer.from(segments[route.keySegment]!),
+      headers: { ...route.fixedHeaders, 'mqtt-topic': Buffer.from(topic) },
+    };
+    if (this.#targets.size >= TOPIC_CACHE_ENTRIES) this.#targets.clear();
+    this.#targets.set(topic, target);
+    return target;
   }
 
   #trafficOf(route: CompiledRoute): RouteTraffic {

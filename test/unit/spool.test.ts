@@ -140,6 +140,71 @@ describe('disk spool', () => {
     await spool.close();
   });
 
+  test('a reader that keeps pace takes records from memory, one that falls behind from the file: same records, same order', async () => {
+    const dir = tempDir();
+    const { spool } = await openSpool(dir, { segmentBytes: 256 * 1024 });
+    const appended = new Map<number, OutboundRecord>();
+    let next = 1;
+    const appendBurst = async (count: number, size: number) => {
+      const burst = Array.from({ length: count }, (_, k) => record(next + k, size));
+      burst.forEach((r, k) => appended.set(next + k, r));
+      const first = next;
+      next += count;
+      await Promise.all(
+        burst.map(
+          (r, k) =>
+            new Promise<void>((resolve, reject) =>
+              spool.append(`topic-${(first + k) % 3}`, r, null, (err) => (err ? reject(err) : resolve())),
+            ),
+        ),
+      );
+    };
+    const check = (got: Awaited<ReturnType<DiskSpool['read']>>, from: number) => {
+      got.forEach((r, i) => {
+        assert.equal(r.seq, from + i);
+        assert.equal(r.topic, `topic-${r.seq % 3}`);
+        assert.deepEqual(r.record, appended.get(r.seq));
+        spool.done(r.entry);
+      });
+    };
+    const drain = async () => {
+      const out: Awaited<ReturnType<DiskSpool['read']>> = [];
+      for (let b = await spool.read(1 << 20); b.length > 0; b = await spool.read(1 << 20)) out.push(...b);
+      return out;
+    };
+
+    // Caught up: every burst is read right after it is written, across segment roll-overs.
+    let read = 1;
+    let fromMemory = 0;
+    for (let round = 0; round < 40; round++) {
+      await appendBurst(50, 200);
+      const got = await drain();
+      check(got, read);
+      read += got.length;
+      fromMemory += got.filter((r) => r.record === appended.get(r.seq)).length;
+    }
+    assert.equal(read, next, 'every record read once');
+    assert.equal(fromMemory, read - 1, 'a reader that keeps pace reads nothing back from the file');
+    assert.ok(readdirSync(dir).filter((f) => f.endsWith('.seg')).length > 1, 'rolled over');
+
+    // Fallen behind: far more than the memory tail holds is written before the reader comes.
+    await appendBurst(12_000, 500);
+    const behind = await drain();
+    check(behind, read);
+    read += behind.length;
+    assert.equal(read, next);
+    assert.ok(
+      behind.filter((r) => r.record !== appended.get(r.seq)).length > behind.length / 2,
+      'most of a backlog comes from the file',
+    );
+    // …and once it has caught up, the reader is served from memory again.
+    await appendBurst(10, 100);
+    const after = await drain();
+    check(after, read);
+    assert.ok(after.every((r) => r.record === appended.get(r.seq)));
+    await spool.close();
+  });
+
   test('replay after restart starts right after the checkpoint; done segments are deleted', async () => {
     const dir = tempDir();
     let { spool } = await openSpool(dir);

@@ -26,6 +26,11 @@
 //  6. Bytes on disk never pass maxBytes by more than one write group. When full: `block` makes
 //     appends wait (the source stops reading from devices), `dropNewest` refuses new records,
 //     `dropOldest` deletes the oldest segment; records given up are counted exactly.
+//  7. A reader that keeps pace with the writer takes the records just written from memory (the
+//     "tail": the frames' records, their segment and offset, bounded in bytes) instead of reading
+//     and decoding the file again. A tail record is used only where the file reader would be
+//     next (same seq, segment and offset), so order, numbering and replay are the same either way;
+//     once the reader falls behind, the tail is dropped and reading continues from the file.
 import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { OutboundRecord, Settle } from '../../contracts.ts';
@@ -112,6 +117,17 @@ export interface SpoolStats {
   readonly waitingAppends: number;
 }
 
+/** A record just written, kept for a reader that is caught up (invariant 7). */
+interface TailRecord {
+  readonly seq: number;
+  readonly topic: string;
+  readonly record: OutboundRecord;
+  readonly bytes: number;
+  readonly segment: Segment;
+  readonly offset: number;
+}
+
+const TAIL_MAX_BYTES = 4 * 1024 * 1024;
 const MIN_READ = 256 * 1024;
 const MAX_READ = 8 * 1024 * 1024;
 
@@ -142,6 +158,9 @@ export class DiskSpool {
   /** Records with seq ≤ this are already done (from the checkpoint): read past, not handed out. */
   #skipThrough = 0;
   #appendedWaiters: Array<() => void> = [];
+  #tail: TailRecord[] = [];
+  #tailHead = 0;
+  #tailBytes = 0;
 
   // Acknowledgement tracking
   #handedOut: ReadEntry[] = [];
@@ -403,9 +422,10 @@ export class DiskSpool {
         this.#active.size > SEGMENT_HEADER_BYTES &&
         (this.#active.size + groupBytes > this.#o.segmentBytes ||
           (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
+      let frames: Buffer[];
       try {
         if (wantRoll) await this.#roll();
-        const frames = group.map((p, i) => encodeFrame(this.#writtenSeq + 1 + i, p.topic, p.record));
+        frames = group.map((p, i) => encodeFrame(this.#writtenSeq + 1 + i, p.topic, p.record));
         await this.#writeAll(frames, this.#active.size);
       } catch (err) {
         this.#pendingBytes -= groupBytes;
@@ -419,6 +439,7 @@ export class DiskSpool {
         continue;
       }
       this.#pendingBytes -= groupBytes;
+      this.#keepInTail(group, frames, this.#writtenSeq + 1);
       this.#active.size += groupBytes;
       this.#totalBytes += groupBytes;
       this.#writtenSeq += group.length;
@@ -432,6 +453,36 @@ export class DiskSpool {
       }
       this.#admitWaiters();
     }
+  }
+
+  /**
+   * Keeps a group just written (at the end of the active segment) for a reader that is caught up:
+   * only when it continues the tail, or the reader's next record is its first (invariant 7).
+   */
+  #keepInTail(group: readonly PendingAppend[], frames: readonly Buffer[], firstSeq: number): void {
+    const last = this.#tail.length > this.#tailHead ? this.#tail.at(-1)! : undefined;
+    const continues = last === undefined ? this.#readNextSeq === firstSeq : last.seq + 1 === firstSeq;
+    let bytes = 0;
+    for (const f of frames) bytes += f.length;
+    if (!continues || this.#tailBytes + bytes > TAIL_MAX_BYTES) {
+      this.#dropTail();
+      return;
+    }
+    const segment = this.#active;
+    let offset = segment.size;
+    for (let i = 0; i < group.length; i++) {
+      const p = group[i]!;
+      const frame = frames[i]!.length;
+      this.#tail.push({ seq: firstSeq + i, topic: p.topic, record: p.record, bytes: frame, segment, offset });
+      offset += frame;
+    }
+    this.#tailBytes += bytes;
+  }
+
+  #dropTail(): void {
+    this.#tail = [];
+    this.#tailHead = 0;
+    this.#tailBytes = 0;
   }
 
   async #writeAll(frames: Buffer[], position: number): Promise<void> {
@@ -524,6 +575,7 @@ export class DiskSpool {
         }
         continue;
       }
+      if (this.#takeFromTail(seg, out, maxBytes)) continue;
       const handle = await this.#readerHandle(seg);
       const length = Math.min(
         limit - this.#readOffset,
@@ -561,6 +613,33 @@ export class DiskSpool {
     }
     if (out.length === 0) this.#advanceAcked(); // records skipped (checkpoint, damage) are done too
     return out;
+  }
+
+  /**
+   * Takes records from the tail where the file reader would be next (invariant 7). Returns
+   * whether it took any.
+   */
+  #takeFromTail(seg: Segment, out: Array<SpooledRecord & { entry: ReadEntry }>, maxBytes: number): boolean {
+    const tail = this.#tail;
+    let head = this.#tailHead;
+    // Records the file reader has passed already.
+    while (head < tail.length && tail[head]!.seq < this.#readNextSeq) this.#tailBytes -= tail[head++]!.bytes;
+    let outBytes = 0;
+    while (head < tail.length && outBytes < maxBytes) {
+      const t = tail[head]!;
+      if (t.seq !== this.#readNextSeq || t.segment !== seg || t.offset !== this.#readOffset) break;
+      head++;
+      this.#tailBytes -= t.bytes;
+      this.#readOffset += t.bytes;
+      this.#readNextSeq++;
+      outBytes += t.bytes;
+      const entry: ReadEntry = { seq: t.seq, timestamp: t.record.timestamp, done: false };
+      this.#handedOut.push(entry);
+      out.push({ seq: t.seq, topic: t.topic, record: t.record, entry });
+    }
+    if (head === tail.length) this.#dropTail();
+    else this.#tailHead = head;
+    return outBytes > 0;
   }
 
   async #readerHandle(seg: Segment): Promise<FileHandle> {
@@ -696,6 +775,7 @@ export class DiskSpool {
     await this.#checkpointing;
     await this.#checkpoint();
     for (const wake of this.#appendedWaiters.splice(0)) wake();
+    this.#dropTail();
     await this.#writeHandle.close();
     await this.#readHandle?.close().catch(() => {});
     this.#readHandle = null;

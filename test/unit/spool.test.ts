@@ -147,7 +147,7 @@ describe('disk spool', () => {
     let next = 1;
     const appendBurst = async (count: number, size: number) => {
       const burst = Array.from({ length: count }, (_, k) => record(next + k, size));
-      burst.forEach((r, k) => appended.set(next + k, r));
+      for (const [k, r] of burst.entries()) appended.set(next + k, r);
       const first = next;
       next += count;
       await Promise.all(

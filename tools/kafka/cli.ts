@@ -31,7 +31,7 @@ options:
                          SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256/512) on P+2, the same over TLS
                          (SASL_SSL) on P+3, TLS with a client certificate (SSL) on P+4; user
                          'weir', password and certificates made in DIR/security (needs a
-                         state dir formatted with it, keytool and openssl)
+                         state dir formatted with it, and openssl)
   -h, --help             show this help
 `;
 

@@ -19,7 +19,7 @@ import { closeSync, openSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -672,8 +672,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<LocalKaf
   let security: ReturnType<typeof securityProperties> | undefined;
   if (securityPorts !== undefined) {
     try {
-      const keytool = join(dirname(java.bin), 'keytool');
-      const { storePassword } = await ensureSecurityMaterial(dir, java.bin === 'java' ? 'keytool' : keytool);
+      const { storePassword } = await ensureSecurityMaterial(dir);
       security = securityProperties({
         dir,
         ports: securityPorts,

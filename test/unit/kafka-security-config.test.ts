@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { ConfigError, parseConfig } from '../../gateway/config/load.ts';
 import { WeirError } from '../../gateway/errors.ts';
+import { createLogger } from '../../gateway/log.ts';
 import {
   kafkajsSecurity,
   librdkafkaSecurity,
@@ -241,7 +242,20 @@ test('authentication and certificate failures of either client become WEIR_KAFKA
     const classified = securityError(err);
     assert.ok(classified instanceof WeirError);
     assert.equal(classified.code, code);
-    assert.equal(classified.cause, err);
+    assert.ok(classified.cause instanceof Error, 'the client error that says so is the cause');
   }
   assert.equal(securityError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })), null);
+});
+
+test("weir's logger writes [redacted] for secret-looking fields", () => {
+  const lines: string[] = [];
+  const log = createLogger('info', { write: (line: string) => lines.push(line) });
+  log.info(
+    { sasl: { mechanism: 'plain', password }, kafka: { sasl: { password } }, ssl: { key: password } },
+    'x',
+  );
+  assert.equal(lines.length, 1);
+  assert.ok(!lines[0]!.includes(password), lines[0]);
+  assert.match(lines[0]!, /"mechanism":"plain"/);
+  assert.match(lines[0]!, /\[redacted\]/);
 });

@@ -378,8 +378,10 @@ const AUTH_ERROR_TYPES = new Set([
 /**
  * WEIR_KAFKA_AUTH when Kafka refused the credentials (or the mechanism), WEIR_KAFKA_TLS when a
  * certificate did not verify; null for anything else. Looks through causes and wrapped errors of
- * either client. Both are retriable: credentials and certificates get fixed without restarting
- * weir, and until then records stay in the spool.
+ * either client; the client's error that says so becomes the cause (pino logs its message).
+ * Both are retriable: the broker's side may be fixed while weir runs (a user created, a
+ * certificate renewed), and until then the records stay in the spool. Weir's own secrets are
+ * read at start-up: changing them takes a restart.
  */
 export function securityError(err: unknown): WeirError | null {
   if (err instanceof WeirError && (err.code === 'WEIR_KAFKA_AUTH' || err.code === 'WEIR_KAFKA_TLS'))
@@ -398,9 +400,7 @@ export function securityError(err: unknown): WeirError | null {
       cause?: unknown;
       errors?: unknown;
       originalError?: unknown;
-      message?: unknown;
     };
-    const detail = typeof o.message === 'string' ? o.message : '';
     if (
       o.name === 'KafkaJSSASLAuthenticationError' ||
       o.code === 'PLT_KFK_AUTHENTICATION' ||
@@ -409,16 +409,13 @@ export function securityError(err: unknown): WeirError | null {
     ) {
       return new WeirError(
         'WEIR_KAFKA_AUTH',
-        `Kafka refused the SASL credentials or mechanism (kafka.sasl): ${detail}`,
-        {
-          cause: err,
-          retriable: true,
-        },
+        'Kafka refused the SASL credentials or mechanism (kafka.sasl)',
+        { cause: e, retriable: true },
       );
     }
     if (typeof o.code === 'string' && (TLS_VERIFY_CODES.has(o.code) || o.code.startsWith('ERR_SSL_'))) {
-      return new WeirError('WEIR_KAFKA_TLS', `TLS to Kafka failed (kafka.tls): ${o.code}: ${detail}`, {
-        cause: err,
+      return new WeirError('WEIR_KAFKA_TLS', `TLS to Kafka failed (kafka.tls): ${o.code}`, {
+        cause: e,
         retriable: true,
       });
     }

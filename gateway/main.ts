@@ -351,6 +351,7 @@ function gatewayReading(g: {
     phase: g.phase,
     mqttListening: g.source !== null && g.phase === 'running',
     kafkaUp: g.forwarder.kafkaConnected,
+    kafkaErrorCode: g.forwarder.kafkaErrorCode,
     connectedDevices: g.source?.connectedDevices() ?? 0,
     routes: [...metrics.routes].map(([name, t]) => ({
       name,

@@ -361,21 +361,35 @@ describe('weir start with SASL_SSL', () => {
     });
     const weir = spawnWeir(['start', '--config', file, '--log-level', 'debug']);
     t.after(() => weir.child.kill('SIGKILL'));
-    await waitForOutput(weir, (out) => out.includes('MQTT listener ready'), 60_000);
-    const port = (
-      JSON.parse(
-        weir
-          .stdout()
-          .split('\n')
-          .find((l) => l.includes('MQTT listener ready'))!,
-      ) as { port: number }
-    ).port;
-    const device = await connectDevice(`mqtt://127.0.0.1:${port}`, 'sec-wrong');
+    await waitForOutput(
+      weir,
+      (out) => out.includes('MQTT listener ready') && out.includes('HTTP listener ready'),
+      60_000,
+    );
+    const portOf = (msg: string) =>
+      (
+        JSON.parse(
+          weir
+            .stdout()
+            .split('\n')
+            .find((l) => l.includes(msg))!,
+        ) as { port: number }
+      ).port;
+    const device = await connectDevice(`mqtt://127.0.0.1:${portOf('MQTT listener ready')}`, 'sec-wrong');
     // Spooled: acknowledged although Kafka refuses weir.
     await publishSequence(device, 'vehicle', 'bus-wrong', 5);
     await device.endAsync();
     await waitForOutput(weir, (out) => out.includes('WEIR_KAFKA_AUTH'), 20_000);
     await new Promise((resolve) => setTimeout(resolve, 3000)); // several retries
+    // /status says why Kafka is down (it refreshes every second).
+    const base = `http://127.0.0.1:${portOf('HTTP listener ready')}`;
+    const status = (await (await fetch(`${base}/status`)).json()) as {
+      conditions: Array<{ code: string; message: string }>;
+    };
+    const down = status.conditions.find((c) => c.code === 'kafka_down');
+    assert.match(down?.message ?? JSON.stringify(status), /credentials \(WEIR_KAFKA_AUTH/);
+    assert.ok(!JSON.stringify(status).includes(wrong));
+    assert.match(await (await fetch(`${base}/metrics`)).text(), /^weir_kafka_up 0$/m);
     weir.child.kill('SIGTERM');
     await weir.exited;
     const out = weir.stdout() + weir.stderr();

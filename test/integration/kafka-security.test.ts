@@ -29,7 +29,7 @@ import {
 import { connectDevice, publishSequence } from '../support/devices.ts';
 import { freePort, writeWeirConfig } from '../support/faults.ts';
 import { repoRoot } from '../support/gateway.ts';
-import { spawnWeir, waitForOutput } from '../support/weir-cli.ts';
+import { runWeir, spawnWeir, waitForOutput } from '../support/weir-cli.ts';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
 const MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
@@ -338,7 +338,18 @@ describe('weir start with SASL_SSL', () => {
       weir.child.kill('SIGTERM');
       assert.equal(await weir.exited, 0, weir.stderr());
 
-      const everything = [check.stdout(), check.stderr(), weir.stdout(), weir.stderr(), status, metrics];
+      // weir verify reads Kafka with the same config, security included.
+      const verify = await runWeir(['verify', '--prepare-topics', '--config', file], {
+        env,
+        timeoutMs: 60_000,
+      });
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      assert.match(verify.stdout, new RegExp(topics.vehicle));
+
+      const everything = [
+        ...[check.stdout(), check.stderr(), weir.stdout(), weir.stderr(), status, metrics],
+        ...[verify.stdout, verify.stderr],
+      ];
       for (const text of everything) assert.ok(!text.includes(password), 'the password appears nowhere');
       // Nor its base64 (what SASL/PLAIN puts on the wire).
       const b64 = Buffer.from(password).toString('base64');

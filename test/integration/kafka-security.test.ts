@@ -62,7 +62,10 @@ before(async () => {
       });
       break;
     } catch (e) {
-      if (attempt < 2 && e instanceof LocalKafkaError && e.code === 'WEIR_KAFKA_PORT_IN_USE') continue;
+      const taken =
+        e instanceof LocalKafkaError &&
+        (e.code === 'WEIR_KAFKA_PORT_IN_USE' || /Address already in use/.test(e.logTail ?? ''));
+      if (attempt < 2 && taken) continue;
       throw e;
     }
   }

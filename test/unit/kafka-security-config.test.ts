@@ -77,6 +77,7 @@ test('a password file (relative to the config file) or an environment variable g
   );
   assert.equal(fromEnv.kafkaSecurity.sasl?.password.reveal(), password);
   assert.equal(fromEnv.kafkaSecurity.sasl?.mechanism, 'plain');
+  assert.match(fromEnv.warnings.join('\n'), /plain without kafka\.tls/);
   // The parsed config itself holds no secret: logging it cannot leak one.
   assert.ok(!JSON.stringify(fromEnv.config).includes(password));
   assert.ok(!JSON.stringify(fromEnv).includes(password));

@@ -91,16 +91,14 @@ export function resolveKafkaSecurity(
   warnings: string[] = [],
 ): KafkaSecurity {
   const client = (typeof kafka['client'] === 'string' ? kafka['client'] : 'kafkajs') as KafkaClientName;
+  const sasl = asObject(kafka['sasl']);
+  if (sasl['mechanism'] === 'plain' && asObject(kafka['tls'])['enabled'] !== true) {
+    warnings.push(
+      'kafka.sasl.mechanism is plain without kafka.tls: the password crosses the network readable; enable TLS or use SCRAM',
+    );
+  }
   return {
-    sasl: resolveSasl(
-      asObject(kafka['sasl']),
-      kafka['sasl'] !== undefined,
-      client,
-      baseDir,
-      env,
-      problems,
-      warnings,
-    ),
+    sasl: resolveSasl(sasl, kafka['sasl'] !== undefined, client, baseDir, env, problems, warnings),
     tls: resolveTls(asObject(kafka['tls']), client, baseDir, problems, warnings),
   };
 }

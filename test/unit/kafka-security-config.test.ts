@@ -2,10 +2,10 @@
 // problem listed at once, secrets never printed; and the mapping to each client's options.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { ConfigError, parseConfig } from '../../gateway/config/load.ts';
@@ -21,6 +21,7 @@ import {
 
 const schemas = fileURLToPath(new URL('../../schemas', import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), 'weir-kafka-security-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const password = `pw-${randomUUID()}`;
 const passwordFile = path.join(dir, 'kafka.password');
 writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });

@@ -3,12 +3,18 @@
 // so Kafka stamps each record with its append time.
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { ignoreKafkajsNegativeTimeoutWarnings } from '../gateway/sinks/kafka/kafkajs-warnings.ts';
+import { type KafkaSecurity, kafkajsSecurity, NO_SECURITY } from '../gateway/sinks/kafka/security.ts';
 
 const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, ConfigSource } = kafkajs;
 
 export const TIMESTAMP_TYPE = 'message.timestamp.type';
 
-export function kafkaClient(brokers: readonly string[], clientId: string): Kafka {
+/** `security`: SASL/TLS as weir's config sets them (kafka.sasl, kafka.tls); default none. */
+export function kafkaClient(
+  brokers: readonly string[],
+  clientId: string,
+  security: KafkaSecurity = NO_SECURITY,
+): Kafka {
   ignoreKafkajsNegativeTimeoutWarnings();
   return new KafkaClient({
     clientId,
@@ -16,6 +22,7 @@ export function kafkaClient(brokers: readonly string[], clientId: string): Kafka
     logLevel: logLevel.NOTHING,
     connectionTimeout: 5000,
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
+    ...kafkajsSecurity(security),
   });
 }
 

@@ -2,8 +2,28 @@
 // Context goes in fields, not in the message. Nothing is logged per message at info level.
 import { type Logger, pino } from 'pino';
 
+/**
+ * Field paths that would hold a secret if some object carrying one were ever logged (the Kafka
+ * client options, a config section): pino writes [redacted] instead. Secrets are kept out of
+ * logged objects in the first place (gateway/sinks/kafka/security.ts); this is the second line.
+ */
+export const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  '*.*.password',
+  'sasl.password',
+  '*.sasl.password',
+  'ssl.key',
+  'tls.key',
+  '*.ssl.key',
+  '*.tls.key',
+];
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'weir' } }, destination ?? pino.destination({ sync: false }));
+  return pino(
+    { level, base: { service: 'weir' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    destination ?? pino.destination({ sync: false }),
+  );
 }
 
 /**

@@ -91,8 +91,10 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     createKafkaSink({
       kafka: config.kafka,
       topics: [...routes.map((r) => r.kafkaTopic), config.kafka.deadLetterTopic],
+      security: loaded.kafkaSecurity,
       log: log.child({ stage: 'sink' }),
     });
+  for (const warning of loaded.warnings) log.warn(warning);
 
   const batcher = new Batcher(config.batch);
   metrics.gauge(
@@ -349,6 +351,7 @@ function gatewayReading(g: {
     phase: g.phase,
     mqttListening: g.source !== null && g.phase === 'running',
     kafkaUp: g.forwarder.kafkaConnected,
+    kafkaErrorCode: g.forwarder.kafkaErrorCode,
     connectedDevices: g.source?.connectedDevices() ?? 0,
     routes: [...metrics.routes].map(([name, t]) => ({
       name,

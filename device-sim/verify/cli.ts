@@ -159,7 +159,11 @@ async function prepareTopics(
     err(`weir verify: ${(e as Error).message}`);
     return 2;
   }
-  const kafka = kafkaClient(brokers ?? targets.configBrokers ?? DEFAULT_BROKERS, 'weir-verify');
+  const kafka = kafkaClient(
+    brokers ?? targets.configBrokers ?? DEFAULT_BROKERS,
+    'weir-verify',
+    targets.configSecurity,
+  );
   try {
     const done = await withAdmin(kafka, (admin) =>
       prepareAppendTimeTopics(

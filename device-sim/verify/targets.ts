@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../../gateway/config/load.ts';
 import { parsePattern, type TopicPattern } from '../../gateway/router/pattern.ts';
 import { Router } from '../../gateway/router/router.ts';
+import { type KafkaSecurity, NO_SECURITY } from '../../gateway/sinks/kafka/security.ts';
 import type { FleetName } from '../fleets/fleet.ts';
 import { FLEETS } from '../fleets/index.ts';
 import { DEFAULT_CENTER } from '../options.ts';
@@ -34,6 +35,8 @@ export interface Targets {
   readonly deadLetterTopic: string;
   /** Brokers named by the config, if one was given. */
   readonly configBrokers: readonly string[] | null;
+  /** kafka.sasl / kafka.tls of the config, with their secrets; none without a config. */
+  readonly configSecurity: KafkaSecurity;
 }
 
 export interface TargetOptions {
@@ -68,9 +71,11 @@ export function resolveTargets(devices: readonly RoutedDevice[], opts: TargetOpt
   let fromConfig: Map<FleetName, FleetTarget> | null = null;
   let deadLetterTopic = opts.deadLetterTopic;
   let configBrokers: string[] | null = null;
+  let configSecurity: KafkaSecurity = NO_SECURITY;
   if (opts.configPath !== undefined) {
     const loaded = loadConfigFile(opts.configPath);
     configBrokers = [...loaded.config.kafka.brokers];
+    configSecurity = loaded.kafkaSecurity;
     deadLetterTopic ??= loaded.config.kafka.deadLetterTopic;
     const routes = loaded.config.routes.map((r, i) => {
       const parsed = parsePattern(r.mqttTopic) as { pattern: TopicPattern };
@@ -106,5 +111,10 @@ export function resolveTargets(devices: readonly RoutedDevice[], opts: TargetOpt
     return { fleet, topic: given ?? configured?.topic ?? FLEETS[fleet].defaultKafkaTopic, schemaPath };
   });
   if (problems.length > 0) throw new TargetError(problems.join('; '));
-  return { fleets, deadLetterTopic: deadLetterTopic ?? DEFAULT_DEADLETTER_TOPIC, configBrokers };
+  return {
+    fleets,
+    deadLetterTopic: deadLetterTopic ?? DEFAULT_DEADLETTER_TOPIC,
+    configBrokers,
+    configSecurity,
+  };
 }

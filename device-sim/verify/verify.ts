@@ -93,7 +93,7 @@ export async function verifyRun(
     deadLetterTopic: opts.deadLetterTopic,
   });
   const brokers = opts.brokers ?? targets.configBrokers ?? DEFAULT_BROKERS;
-  const kafka = kafkaClient(brokers, 'weir-verify');
+  const kafka = kafkaClient(brokers, 'weir-verify', targets.configSecurity);
   const integrityUsable = opts.integrity && report.generatorVersion === GENERATOR_VERSION;
   const tally = new Tally(report, { integrity: integrityUsable });
 

@@ -17,7 +17,8 @@ export async function configCommand(args: string[]): Promise<number> {
   }
   if (sub === 'check' && file !== undefined && rest.length === 0) {
     try {
-      const { config } = loadConfigFile(file, overridesFromEnv(process.env));
+      const { config, warnings } = loadConfigFile(file, overridesFromEnv(process.env));
+      for (const warning of warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
       process.stdout.write(`${file}: valid (${config.routes.length} routes)\n`);
       return 0;
     } catch (err) {

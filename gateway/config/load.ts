@@ -3,10 +3,12 @@
 // its path; nothing starts unless the list is empty.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
 import { parseDocument } from 'yaml';
 import { loadSchema } from '../codec/avro.ts';
 import { WeirError } from '../errors.ts';
 import { parsePattern } from '../router/pattern.ts';
+import { type KafkaSecurity, resolveKafkaSecurity } from '../sinks/kafka/security.ts';
 import { type Config, configSchema } from './schema.ts';
 
 export interface ConfigProblem {
@@ -28,6 +30,10 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** Absolute schema path per route, in route order. */
   readonly schemaPaths: readonly string[];
+  /** kafka.sasl / kafka.tls with their secrets read (files, environment); never logged. */
+  readonly kafkaSecurity: KafkaSecurity;
+  /** Things worth a warning at start-up that do not stop it (e.g. a world-readable secret file). */
+  readonly warnings: readonly string[];
 }
 
 export class ConfigError extends WeirError {
@@ -54,7 +60,11 @@ export function overridesFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   };
 }
 
-export function loadConfigFile(file: string, overrides: ConfigOverrides = {}): LoadedConfig {
+export function loadConfigFile(
+  file: string,
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -69,15 +79,19 @@ export function loadConfigFile(file: string, overrides: ConfigOverrides = {}): L
     }));
     throw new ConfigError(file, problems);
   }
-  return parseConfig(doc.toJS(), path.dirname(path.resolve(file)), overrides, file);
+  return parseConfig(doc.toJS(), path.dirname(path.resolve(file)), overrides, file, env);
 }
 
-/** Validates a config object; throws a ConfigError listing every problem. */
+/**
+ * Validates a config object; throws a ConfigError listing every problem. Secrets named by the
+ * config (kafka.sasl.passwordEnv) are read from `env`.
+ */
 export function parseConfig(
   raw: unknown,
   baseDir: string,
   overrides: ConfigOverrides = {},
   source = 'config',
+  env: NodeJS.ProcessEnv = process.env,
 ): LoadedConfig {
   const input = applyOverrides(raw ?? {}, overrides);
   const result = configSchema.safeParse(input);
@@ -87,8 +101,16 @@ export function parseConfig(
   // Checks across fields run on what is there even when the schema found problems, so one run
   // lists everything.
   const schemaPaths = checkRoutes(input, baseDir, problems);
+  const warnings: string[] = [];
+  const kafkaSecurity = resolveKafkaSecurity(
+    asObject(asObject(input)['kafka']),
+    baseDir,
+    env,
+    problems,
+    warnings,
+  );
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
-  return { config: result.data, baseDir, schemaPaths };
+  return { config: result.data, baseDir, schemaPaths, kafkaSecurity, warnings };
 }
 
 function checkRoutes(input: unknown, baseDir: string, problems: ConfigProblem[]): string[] {

@@ -41,6 +41,89 @@ const kafkaTopicName = z
   .string()
   .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name is 1–249 characters of [a-zA-Z0-9._-]');
 
+/** SASL mechanisms weir can authenticate to Kafka with (which client supports which: security.ts). */
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name: letters, digits and _');
+
+export const kafkaSaslSchema = z
+  .strictObject({
+    mechanism: z.enum(SASL_MECHANISMS).describe('SASL mechanism.'),
+    username: z.string().min(1).describe('SASL user name.'),
+    passwordFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File holding the password (relative to the config file; one trailing newline is ignored). Give this or passwordEnv.',
+      ),
+    passwordEnv: envName
+      .optional()
+      .describe('Environment variable holding the password. Give this or passwordFile.'),
+    password: z
+      .unknown()
+      .optional()
+      .describe(
+        'Refused: a password is never written in the config itself; use passwordFile or passwordEnv.',
+      ),
+  })
+  .superRefine((sasl, ctx) => {
+    if (sasl.password !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password'],
+        message:
+          'an inline password is refused (config files get copied, committed and printed): put it in a file (passwordFile) or an environment variable (passwordEnv)',
+      });
+    }
+    const given = Number(sasl.passwordFile !== undefined) + Number(sasl.passwordEnv !== undefined);
+    if (given !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message:
+          given === 0 ? 'needs passwordFile or passwordEnv' : 'give passwordFile or passwordEnv, not both',
+      });
+    }
+  })
+  .optional()
+  .describe('SASL authentication to Kafka (absent: none); see "Kafka security".');
+
+export const kafkaTlsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Connect to Kafka over TLS.'),
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM file of the CA(s) that signed the brokers' certificates (relative to the config file). Default: the system's CAs.",
+      ),
+    certFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM client certificate, for brokers that require one (mutual TLS); needs keyFile.'),
+    keyFile: z.string().min(1).optional().describe('PEM private key of certFile (unencrypted).'),
+    servername: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Name to expect in the brokers' certificates (and to send as SNI) instead of each broker's host.",
+      ),
+    rejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Refuse brokers whose certificate does not verify. false is for tests only: anyone in the path can then read and change the traffic.',
+      ),
+  })
+  .default({ enabled: false, rejectUnauthorized: true })
+  .describe('TLS to Kafka.');
+
 export const kafkaSchema = z.strictObject({
   brokers: z.array(brokerAddress).min(1).describe('Bootstrap brokers.'),
   clientId: z.string().min(1).default('weir').describe('Kafka client id.'),
@@ -72,6 +155,8 @@ export const kafkaSchema = z.strictObject({
         .describe("Replication factor of topics weir creates; -1 takes the broker's default."),
     })
     .default({ enabled: true, partitions: 1, replicationFactor: -1 }),
+  sasl: kafkaSaslSchema,
+  tls: kafkaTlsSchema,
 });
 
 export const batchSchema = z

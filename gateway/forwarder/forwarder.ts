@@ -35,6 +35,7 @@ export class Forwarder {
   #connecting: Promise<void> | null = null;
   #stopped = false;
   #lastError = '';
+  #lastErrorCode: string | null = null;
 
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
@@ -43,6 +44,11 @@ export class Forwarder {
 
   get kafkaConnected(): boolean {
     return this.#connected;
+  }
+
+  /** The WeirError code of the last failure while Kafka is down (e.g. WEIR_KAFKA_AUTH), else null. */
+  get kafkaErrorCode(): string | null {
+    return this.#connected ? null : this.#lastErrorCode;
   }
 
   /** Stops sending. Batches in flight still complete; later ones stay in the batcher. */
@@ -67,7 +73,10 @@ export class Forwarder {
   connectInBackground(): void {
     this.#connect().then(
       () => this.#setConnected(true),
-      (err: unknown) => this.#o.log.warn({ err }, 'Kafka not reachable yet; records are kept until it is'),
+      (err: unknown) => {
+        this.#lastErrorCode = weirCode(err);
+        this.#o.log.warn({ err }, 'Kafka not reachable yet; records are kept until it is');
+      },
     );
   }
 
@@ -142,6 +151,7 @@ export class Forwarder {
   #onFailure(err: Error): void {
     const { log, initialBackoffMs = 100, maxBackoffMs = 10_000 } = this.#o;
     this.#setConnected(false);
+    this.#lastErrorCode = weirCode(err);
     this.#backoffMs = Math.min(maxBackoffMs, this.#backoffMs === 0 ? initialBackoffMs : this.#backoffMs * 2);
     const message = errorMessage(err);
     // Log a failure once, not on every retry of the same outage.
@@ -189,4 +199,9 @@ export class Forwarder {
     });
     batcher.complete({ ...batch, settles: [] });
   }
+}
+
+function weirCode(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('WEIR_') ? code : null;
 }

@@ -60,6 +60,8 @@ export interface Reading {
   readonly phase: Phase;
   readonly mqttListening: boolean;
   readonly kafkaUp: boolean;
+  /** Why Kafka is down, when weir knows: the WeirError code of the last failure. */
+  readonly kafkaErrorCode?: string | null;
   readonly connectedDevices: number;
   /** Per route (config order, then no_route): totals since start, all QoS. */
   readonly routes: ReadonlyArray<{
@@ -128,11 +130,8 @@ export function assess(
 
   const keptIn = r.spool !== null ? 'the spool' : 'memory';
   if (!r.kafkaUp) {
-    add(
-      'kafka_down',
-      'degraded',
-      `Kafka is unreachable or failing; records wait in ${keptIn} and are sent when it is back.`,
-    );
+    const why = KAFKA_DOWN_BECAUSE[r.kafkaErrorCode ?? ''] ?? 'Kafka is unreachable or failing';
+    add('kafka_down', 'degraded', `${why}; records wait in ${keptIn} and are sent when it is back.`);
   } else if (base !== null && elapsedMs >= windowMs * 0.9 && r.recordsOut === base.reading.recordsOut) {
     if (backlogOf(r) > 0 && backlogOf(base.reading) > 0)
       add(
@@ -228,3 +227,9 @@ function seconds(ms: number): string {
 function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
+
+/** What a kafka_down condition says when the failure has a known cause. */
+const KAFKA_DOWN_BECAUSE: Readonly<Record<string, string>> = {
+  WEIR_KAFKA_AUTH: "Kafka refuses weir's SASL credentials (WEIR_KAFKA_AUTH; check kafka.sasl)",
+  WEIR_KAFKA_TLS: "The Kafka broker's certificate does not verify (WEIR_KAFKA_TLS; check kafka.tls)",
+};

@@ -27,6 +27,11 @@ options:
   --port P               broker port on 127.0.0.1 (default ${DEFAULT_KAFKA_PORT}; controller uses P+1)
   --kafka-version V      Kafka version (default ${DEFAULT_KAFKA_VERSION}; 3.9.x works too)
   --heap-mb MB           broker heap for start (default 512; 1024 for benchmarks)
+  --security             start: also open security listeners, for trying kafka.sasl/kafka.tls:
+                         SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256/512) on P+2, the same over TLS
+                         (SASL_SSL) on P+3, TLS with a client certificate (SSL) on P+4; user
+                         'weir', password and certificates made in DIR/security (needs a
+                         state dir formatted with it, and openssl)
   -h, --help             show this help
 `;
 
@@ -77,9 +82,24 @@ export async function kafkaCommand(args: string[]): Promise<number> {
   try {
     switch (sub) {
       case 'start': {
-        const info = await startKafka({ dir, port, version, heapMb, log: progress });
+        const p = port ?? DEFAULT_KAFKA_PORT;
+        const security = values.security
+          ? { saslPort: p + 2, saslSslPort: p + 3, sslPort: p + 4 }
+          : undefined;
+        if (security !== undefined && security.sslPort > 65535) {
+          return usageError('--security needs --port of at most 65531 (it uses P+2 to P+4)');
+        }
+        const info = await startKafka({ dir, port, version, heapMb, security, log: progress });
         const verb = info.alreadyRunning ? 'already running' : 'running';
         out(`Kafka ${info.version} ${verb} at ${info.brokers} (pid ${info.pid}, data in ${info.dir})`);
+        const s = info.security;
+        if (s !== undefined) {
+          out(`  SASL_PLAINTEXT ${s.saslBrokers}  (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`);
+          out(`  SASL_SSL       ${s.saslSslBrokers}  (the same over TLS)`);
+          out(`  SSL            ${s.sslBrokers}  (TLS, client certificate required)`);
+          out(`  user ${s.username}, passwordFile ${s.passwordFile}`);
+          out(`  caFile ${s.caFile}, certFile ${s.clientCertFile}, keyFile ${s.clientKeyFile}`);
+        }
         return 0;
       }
       case 'stop': {
@@ -134,6 +154,7 @@ function parse(args: string[]) {
       port: { type: 'string' },
       'kafka-version': { type: 'string' },
       'heap-mb': { type: 'string' },
+      security: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -5,15 +5,18 @@ import type { Config } from '../../config/schema.ts';
 import type { Sink } from '../../contracts.ts';
 import { KafkajsSink } from './kafkajs.ts';
 import { PlatformaticSink } from './platformatic.ts';
+import { type KafkaSecurity, NO_SECURITY } from './security.ts';
 
 export interface KafkaSinkOptions {
   readonly kafka: Config['kafka'];
   /** Topics to create at connect time when missing. */
   readonly topics: readonly string[];
   readonly log: Logger;
+  /** SASL and TLS with their secrets (LoadedConfig.kafkaSecurity); default: neither. */
+  readonly security?: KafkaSecurity;
 }
 
-export function createKafkaSink({ kafka, topics, log }: KafkaSinkOptions): Sink {
+export function createKafkaSink({ kafka, topics, log, security = NO_SECURITY }: KafkaSinkOptions): Sink {
   const opts = {
     brokers: kafka.brokers,
     clientId: kafka.clientId,
@@ -23,6 +26,7 @@ export function createKafkaSink({ kafka, topics, log }: KafkaSinkOptions): Sink 
     createTopics: kafka.createTopics.enabled ? [...new Set(topics)] : [],
     partitions: kafka.createTopics.partitions,
     replicationFactor: kafka.createTopics.replicationFactor,
+    security,
     log,
   };
   switch (kafka.client) {

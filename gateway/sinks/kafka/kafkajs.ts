@@ -9,6 +9,7 @@ import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { notConnected, produceOutcomes } from './errors.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
+import { type KafkaSecurity, kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
 
 export interface KafkajsSinkOptions {
   readonly brokers: readonly string[];
@@ -20,6 +21,8 @@ export interface KafkajsSinkOptions {
   readonly createTopics: readonly string[];
   readonly partitions: number;
   readonly replicationFactor: number;
+  /** SASL and TLS (security.ts); default: neither. */
+  readonly security?: KafkaSecurity;
   readonly log: Logger;
 }
 
@@ -73,10 +76,19 @@ export class KafkajsSink implements Sink {
           log.debug({ namespace, ...fields }, message);
         },
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+      ...kafkajsSecurity(opts.security ?? NO_SECURITY),
     });
   }
 
   async connect(): Promise<void> {
+    try {
+      await this.#connect();
+    } catch (err) {
+      throw securityError(err) ?? err;
+    }
+  }
+
+  async #connect(): Promise<void> {
     if (this.#o.createTopics.length > 0) await this.#ensureTopics();
     const producer = this.#kafka.producer({
       idempotent: true,
@@ -142,7 +154,7 @@ export class KafkajsSink implements Sink {
     this.#producer = null;
     await old?.disconnect().catch(() => {});
     try {
-      await this.connect();
+      await this.#connect();
     } catch {
       // Stays disconnected: the next send reports `retry` and the forwarder backs off.
     }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { kafkaErrorType, notConnected, produceOutcomes } from './errors.ts';
+import { type KafkaSecurity, NO_SECURITY, platformaticSecurity, securityError } from './security.ts';
 
 export interface PlatformaticSinkOptions {
   readonly brokers: readonly string[];
@@ -16,6 +17,8 @@ export interface PlatformaticSinkOptions {
   readonly createTopics: readonly string[];
   readonly partitions: number;
   readonly replicationFactor: number;
+  /** SASL and TLS (security.ts); default: neither. */
+  readonly security?: KafkaSecurity;
   readonly log: Logger;
 }
 
@@ -37,10 +40,19 @@ export class PlatformaticSink implements Sink {
       connectTimeout: this.#o.connectionTimeoutMs,
       retries: 3,
       retryDelay: 200,
+      ...platformaticSecurity(this.#o.security ?? NO_SECURITY),
     };
   }
 
   async connect(): Promise<void> {
+    try {
+      await this.#connect();
+    } catch (err) {
+      throw securityError(err) ?? err;
+    }
+  }
+
+  async #connect(): Promise<void> {
     if (this.#o.createTopics.length > 0) await this.#ensureTopics();
     const producer = new Producer({
       ...this.#base(),
@@ -128,7 +140,7 @@ export class PlatformaticSink implements Sink {
     const old = this.#producer;
     this.#producer = null;
     await old?.close().catch(() => {});
-    await this.connect().catch(() => {});
+    await this.#connect().catch(() => {});
   }
 
   async close(): Promise<void> {

@@ -36,6 +36,21 @@ interface Waiter {
   readonly onDelivered: Settle | null;
 }
 
+/**
+ * What Kafka's record format adds to each record beyond its key, value and headers (length,
+ * attributes, timestamp and offset deltas, key, value and header lengths as varints — for weir's
+ * three headers about 28 bytes; rounded up for a few more), and to each record batch (its 61-byte
+ * header, rounded up). `maxBytes` bounds the batch as Kafka will measure it against the broker's
+ * message.max.bytes, so a batch filled to it is never refused as too large.
+ */
+export const KAFKA_RECORD_OVERHEAD_BYTES = 40;
+export const KAFKA_BATCH_OVERHEAD_BYTES = 128;
+
+/** A batch's size in Kafka's record format, estimated from above. */
+export function kafkaBatchBytes(records: number, bytes: number): number {
+  return KAFKA_BATCH_OVERHEAD_BYTES + bytes + records * KAFKA_RECORD_OVERHEAD_BYTES;
+}
+
 export function recordBytes(record: OutboundRecord): number {
   let n = record.value.length + (record.key?.length ?? 0);
   for (const k in record.headers) n += k.length + record.headers[k]!.length;
@@ -192,7 +207,11 @@ export class Batcher {
   #append(topic: string, record: OutboundRecord, bytes: number, onDelivered: Settle | null): void {
     const { maxRecords, maxBytes, lingerMs } = this.#opts;
     let open = this.#open.get(topic);
-    if (open !== undefined && open.batch.bytes + bytes > maxBytes && open.batch.records.length > 0) {
+    if (
+      open !== undefined &&
+      open.batch.records.length > 0 &&
+      kafkaBatchBytes(open.batch.records.length + 1, open.batch.bytes + bytes) > maxBytes
+    ) {
       this.#close(topic);
       open = undefined;
     }
@@ -207,7 +226,8 @@ export class Batcher {
     batch.settles.push(onDelivered);
     batch.bytes += bytes;
     this.#buffered += bytes;
-    if (batch.records.length >= maxRecords || batch.bytes >= maxBytes) this.#close(topic);
+    if (batch.records.length >= maxRecords || kafkaBatchBytes(batch.records.length, batch.bytes) >= maxBytes)
+      this.#close(topic);
   }
 
   #close(topic: string): void {

@@ -166,7 +166,9 @@ export const batchSchema = z
       .int()
       .positive()
       .default(1 * MiB)
-      .describe('…or this many bytes (keys + values + headers)…'),
+      .describe(
+        "…or this many bytes as Kafka encodes the batch (keys, values, headers and the record format's overhead; at most the broker's message.max.bytes)…",
+      ),
     lingerMs: z
       .int()
       .min(0)

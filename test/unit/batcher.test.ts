@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Batcher, type BatcherOptions, recordBytes } from '../../gateway/batcher/batcher.ts';
+import { Batcher, type BatcherOptions, kafkaBatchBytes, recordBytes } from '../../gateway/batcher/batcher.ts';
 import type { OutboundRecord } from '../../gateway/contracts.ts';
 
 const rec = (size: number, key = 'k'): OutboundRecord => ({
@@ -40,12 +40,16 @@ describe('batcher flush triggers', () => {
     );
   });
 
-  test('maxBytes: a record that would pass the limit starts a new batch', () => {
-    const { batcher } = make({ maxBytes: 100 });
+  // maxBytes counts what Kafka's record format adds (KAFKA_*_OVERHEAD_BYTES): the batch limit is
+  // the size the broker checks against message.max.bytes.
+  const wire = (records: number, bytes: number) => kafkaBatchBytes(records, bytes);
+
+  test('maxBytes: a record that would pass the limit (in Kafka bytes) starts a new batch', () => {
+    const { batcher } = make({ maxBytes: wire(2, 80) + 10 });
     batcher.add('t', rec(40), null, null);
     batcher.add('t', rec(40), null, null);
     assert.equal(batcher.readyCount, 0);
-    batcher.add('t', rec(40), null, null); // 120 > 100: the first two go
+    batcher.add('t', rec(40), null, null); // three would pass the limit: the first two go
     const ready = batcher.takeReady();
     assert.equal(ready.length, 1);
     assert.equal(ready[0]!.records.length, 2);
@@ -53,10 +57,25 @@ describe('batcher flush triggers', () => {
   });
 
   test('maxBytes: reaching the limit exactly closes the batch', () => {
-    const { batcher } = make({ maxBytes: 100 });
+    const { batcher } = make({ maxBytes: wire(2, 100) });
     batcher.add('t', rec(60), null, null);
+    assert.equal(batcher.readyCount, 0);
     batcher.add('t', rec(40), null, null);
     assert.equal(batcher.takeReady()[0]?.bytes, 100);
+  });
+
+  test('maxBytes holds the per-record overhead: many small records close the batch before their raw bytes reach it', () => {
+    const { batcher } = make({ maxRecords: 1_000_000, maxBytes: 64 * 1024 });
+    for (let i = 0; i < 10_000; i++) batcher.add('t', rec(10), null, null);
+    batcher.flushAll();
+    const batches = batcher.takeReady();
+    for (let b = batcher.takeReady(); b.length > 0; b = batcher.takeReady()) batches.push(...b);
+    assert.ok(batches.length > 1);
+    for (const b of batches) assert.ok(kafkaBatchBytes(b.records.length, b.bytes) <= 64 * 1024);
+    assert.equal(
+      batches.reduce((n, b) => n + b.records.length, 0),
+      10_000,
+    );
   });
 
   test('lingerMs closes a batch that is not full', (t) => {

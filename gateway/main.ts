@@ -70,6 +70,15 @@ export function compileRoutes(loaded: LoadedConfig): CompiledRoute[] {
   });
 }
 
+/**
+ * With the spool, the backlog waits on disk: memory holds only what is on its way to Kafka — a
+ * few full batches, so every send is full while Kafka keeps up — not batch.maxBufferedBytes of
+ * records. This is what keeps RSS flat through an outage and its drain.
+ */
+export function spoolReadAheadBytes(batch: { maxBytes: number; maxBufferedBytes: number }): number {
+  return Math.min(batch.maxBufferedBytes, Math.max(4 * batch.maxBytes, 4 * 1024 * 1024));
+}
+
 /** The spool directory: as configured (relative to the config file), else the state directory. */
 export function spoolDirectory(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): string {
   const dir = loaded.config.spool.dir;
@@ -238,7 +247,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     pump = new SpoolPump({
       spool,
       batcher,
-      maxBufferedBytes: config.batch.maxBufferedBytes,
+      maxBufferedBytes: spoolReadAheadBytes(config.batch),
       maxBytesPerSec: s.drainMaxBytesPerSec,
     });
     pump.start();
@@ -376,7 +385,7 @@ function gatewayReading(g: {
           },
     buffer: {
       bytes: batcher.bufferedBytes,
-      maxBytes: config.batch.maxBufferedBytes,
+      maxBytes: spool === null ? config.batch.maxBufferedBytes : spoolReadAheadBytes(config.batch),
       waiting: batcher.waitingCount,
     },
     spoolIoErrors: metrics.spoolIoErrors.value,

@@ -179,7 +179,7 @@ export const batchSchema = z
       .positive()
       .default(64 * MiB)
       .describe(
-        'Upper bound on record bytes held in memory between intake and Kafka. When reached, intake waits (devices see TCP backpressure).',
+        'Upper bound on record bytes held in memory between intake and Kafka. When reached, intake waits (devices see TCP backpressure). With the spool on, the backlog waits on disk and at most 4 × maxBytes (at least 4 MiB, at most this) is read ahead into memory.',
       ),
   })
   .default({ maxRecords: 1000, maxBytes: 1 * MiB, lingerMs: 10, maxBufferedBytes: 64 * MiB });

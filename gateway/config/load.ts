@@ -8,6 +8,7 @@ import { loadSchema } from '../codec/avro.ts';
 import { WeirError } from '../errors.ts';
 import { parsePattern } from '../router/pattern.ts';
 import { type Config, configSchema } from './schema.ts';
+import { checkSecurity } from './security.ts';
 
 export interface ConfigProblem {
   readonly path: string;
@@ -87,6 +88,7 @@ export function parseConfig(
   // Checks across fields run on what is there even when the schema found problems, so one run
   // lists everything.
   const schemaPaths = checkRoutes(input, baseDir, problems);
+  checkSecurity(input, baseDir, problems);
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   return { config: result.data, baseDir, schemaPaths };
 }

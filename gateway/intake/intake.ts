@@ -1,10 +1,12 @@
 // The intake: what the source calls for every PUBLISH. Router → decoder/encoder → record queue
 // (the spool, or the batcher directly), or the dead-letter path with a reason. It never rejects a
-// message: bad input becomes a dead letter and the device is acknowledged as usual, so one
-// device's bad payload cannot disturb anyone.
+// message for its content: bad input becomes a dead letter and the device is acknowledged as
+// usual, so one device's bad payload cannot disturb anyone. It refuses only a publish into a topic
+// whose key segment is another device's id (see Intake in contracts.ts).
 import type { RecordDecoder } from '../codec/avro.ts';
 import type { InboundMessage, Intake, OutboundRecord, RecordQueue, Settle } from '../contracts.ts';
 import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
+import { WeirError } from '../errors.ts';
 import { type Metrics, NO_ROUTE, type RouteTraffic } from '../metrics.ts';
 import type { TopicPattern } from '../router/pattern.ts';
 import type { Router } from '../router/router.ts';
@@ -19,6 +21,12 @@ export interface CompiledRoute {
   readonly fixedHeaders: Readonly<Record<string, Buffer>>;
 }
 
+/** One instance: a refusal is frequent under attack, and its stack says nothing. */
+const UNAUTHORIZED = new WeirError(
+  'WEIR_UNAUTHORIZED',
+  "publish refused: the topic's key segment is not the device's own id",
+);
+
 export class RoutingIntake implements Intake {
   readonly #router: Router<CompiledRoute>;
   readonly #queue: RecordQueue;
@@ -28,12 +36,17 @@ export class RoutingIntake implements Intake {
   readonly #traffic = new Map<CompiledRoute, RouteTraffic>();
   readonly #unrouted: RouteTraffic;
 
+  readonly #onUnauthorized: (msg: InboundMessage, route: string) => void;
+
   constructor(
     router: Router<CompiledRoute>,
     queue: RecordQueue,
     deadLetters: DeadLetterEncoder,
     metrics: Metrics,
+    /** Told of each refused publish (after it is counted); for a rate-limited log line. */
+    onUnauthorized: (msg: InboundMessage, route: string) => void = () => {},
   ) {
+    this.#onUnauthorized = onUnauthorized;
     this.#router = router;
     this.#queue = queue;
     this.#deadLetters = deadLetters;
@@ -51,6 +64,13 @@ export class RoutingIntake implements Intake {
       return;
     }
     const { route, segments } = match;
+    // ACL: a device that logged in publishes only as itself (gateway/auth/acl.ts).
+    if (msg.identity !== null && segments[route.keySegment] !== msg.identity) {
+      this.#metrics.dropped.inc({ reason: 'unauthorized' });
+      this.#onUnauthorized(msg, route.name);
+      settle(UNAUTHORIZED);
+      return;
+    }
     const decoded = route.decoder.decode(msg.payload, segments, msg.receivedAt);
     if (!decoded.ok) {
       this.#deadLetter(msg, route.name, decoded.reason, decoded.detail, settle);

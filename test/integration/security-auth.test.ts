@@ -5,10 +5,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
 import { loadSchema } from '../../gateway/codec/avro.ts';
+import { startGateway } from '../../gateway/main.ts';
 import { consumeAll } from '../helpers/kafka.ts';
 import { publishSequence, readingFor, topicFor } from '../support/devices.ts';
-import { repoRoot, startTestGateway } from '../support/gateway.ts';
+import { repoRoot, sampleConfig, startTestGateway } from '../support/gateway.ts';
 import { closed, login, rawConnect, writeUsersFile } from '../support/security.ts';
 
 const vehicleType = loadSchema(path.join(repoRoot, 'schemas/vehicle-gps.avsc')).type;
@@ -175,4 +177,24 @@ describe('device logins (auth.usersFile)', () => {
     assert.ok(r4.ms >= 2500, `fourth guess answered after ${r4.ms} ms`);
     assert.equal(gateway.metrics.authFailures.counts.bad_password, 4);
   });
+});
+
+test('auth: none on an address other machines can reach is warned about at start-up', async (t) => {
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+  const open = sampleConfig({ auth: 'none', mqtt: { host: '0.0.0.0', port: 0 } });
+  const g1 = await startGateway(open.loaded, { log });
+  t.after(() => g1.stop());
+  const warned = lines.filter((l) => l.includes('auth: none'));
+  assert.equal(warned.length, 1, lines.join(''));
+  assert.match(warned[0]!, /tcp 0\.0\.0\.0:0/);
+
+  lines.length = 0;
+  const local = sampleConfig({ auth: 'none', mqtt: { host: '127.0.0.1', port: 0 } });
+  const g2 = await startGateway(local.loaded, { log });
+  t.after(() => g2.stop());
+  assert.deepEqual(
+    lines.filter((l) => l.includes('auth: none')),
+    [],
+  );
 });

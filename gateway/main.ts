@@ -49,6 +49,11 @@ export interface Gateway {
   status(): GatewayStatus;
   /** The spool, when enabled. */
   readonly spool: DiskSpool | null;
+  /**
+   * Reads auth.usersFile again; returns the number of devices, or null without a users file.
+   * Throws (a WeirError) on a bad file, keeping the logins it had.
+   */
+  reloadUsers(): number | null;
   /** Stops intake, drains buffered records to Kafka within the drain timeout, closes Kafka. */
   stop(): Promise<{ drained: boolean }>;
 }
@@ -260,13 +265,16 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     logUnauthorized();
   });
   let listenerSpecs: ListenerSpec[] = [];
+  let reloadUsers: (() => number) | null = null;
   // Certificates and the users file are read here; a file that went away since the config check
   // fails the start like a port that is taken.
   const broker = await (async () => {
     listenerSpecs = sourceListeners(loaded);
+    const setup = sourceSecurity(loaded, sourceLog);
+    reloadUsers = setup.reloadUsers;
     return startBroker({
       listeners: listenerSpecs,
-      security: sourceSecurity(loaded, sourceLog),
+      security: setup.security,
       maxPacketBytes: config.mqtt.maxPacketBytes,
       connectTimeoutMs: config.mqtt.connectTimeoutMs,
       intake,
@@ -299,6 +307,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     metrics,
     spool,
     status: () => monitor.status(),
+    reloadUsers: () => reloadUsers?.() ?? null,
     stop() {
       stopping ??= (async () => {
         phase = 'stopping';

@@ -2,7 +2,7 @@
 // `--delete` removes the device. The password is asked twice without echo on a terminal, or read
 // from stdin otherwise (one line; a trailing newline is not part of it). The file is replaced
 // atomically (temp file, fsync, rename, fsync of the directory) with mode 0600; other lines and
-// comments are kept. A running gateway reads the file at start-up.
+// comments are kept. A running gateway reads the file again on SIGHUP (systemctl reload weir).
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
@@ -15,6 +15,8 @@ const HELP = `usage: weir passwd FILE DEVICE_ID            set the password of a
        weir passwd --delete FILE DEVICE_ID   remove a device
 
 FILE is the users file of auth.usersFile; it is created (mode 0600) when missing.
+The password is asked twice on a terminal, else read from stdin (one line).
+A running gateway reads the file again on SIGHUP (systemctl reload weir).
 `;
 
 export async function passwdCommand(args: string[]): Promise<number> {

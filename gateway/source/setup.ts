@@ -44,7 +44,13 @@ export function sourceListeners(loaded: LoadedConfig): ListenerSpec[] {
   return specs;
 }
 
-export function sourceSecurity(loaded: LoadedConfig, log: Logger): SourceSecurity {
+export interface SecuritySetup {
+  readonly security: SourceSecurity;
+  /** Reads the users file again (SIGHUP); null without one. Keeps the old logins on a bad file. */
+  readonly reloadUsers: (() => number) | null;
+}
+
+export function sourceSecurity(loaded: LoadedConfig, log: Logger): SecuritySetup {
   const { auth, acl } = loaded.config;
   const subscribeRules = acl.subscribe.map((r) => {
     const parsed = parseSubscribeRule(r.pattern);
@@ -60,19 +66,28 @@ export function sourceSecurity(loaded: LoadedConfig, log: Logger): SourceSecurit
         'auth: none — any device that reaches these listeners can connect and publish to any topic',
       );
     }
-    return { authenticator: null, subscribeRules, penalty };
+    return { security: { authenticator: null, subscribeRules, penalty }, reloadUsers: null };
   }
-  let users = null;
-  if (auth.usersFile !== undefined) {
-    const parsed = parseUsersFile(readConfigFile(loaded, 'auth.usersFile', auth.usersFile).toString('utf8'));
+  const usersFile = auth.usersFile;
+  const readUsers = (file: string) => {
+    const parsed = parseUsersFile(readConfigFile(loaded, 'auth.usersFile', file).toString('utf8'));
     if (parsed.problems.length > 0) {
       throw new WeirError('WEIR_CONFIG_INVALID', `auth.usersFile: ${parsed.problems.join('; ')}`);
     }
-    users = parsed.users;
-    log.info({ devices: users.size }, 'users file loaded');
-  }
+    log.info({ devices: parsed.users.size }, 'users file loaded');
+    return parsed.users;
+  };
+  const users = usersFile === undefined ? null : readUsers(usersFile);
   const authenticator = new Authenticator({ users, clientCertificates: auth.clientCertificates });
-  return { authenticator, subscribeRules, penalty };
+  const reloadUsers =
+    usersFile === undefined
+      ? null
+      : () => {
+          const fresh = readUsers(usersFile);
+          authenticator.replaceUsers(fresh);
+          return fresh.size;
+        };
+  return { security: { authenticator, subscribeRules, penalty }, reloadUsers };
 }
 
 /** An address only this machine can reach. */

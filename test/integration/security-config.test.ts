@@ -140,7 +140,7 @@ describe('device security: configuration', () => {
     );
   });
 
-  test('passwords never appear in the log (trace level) or in /status and /metrics', async (t) => {
+  test('passwords never appear in the log (trace level) or in /status and /metrics; SIGHUP reloads the users file', async (t) => {
     const dir = tempDir(t, 'weir-secrets-');
     const PASSWORD = `Pw-${Math.random().toString(36).slice(2)}-never-logged`;
     const WRONG = `Wrong-${Math.random().toString(36).slice(2)}-never-logged`;
@@ -216,9 +216,23 @@ describe('device security: configuration', () => {
     });
     assert.equal(again.returnCode, 0);
 
+    // weir passwd changes the password; SIGHUP makes the running gateway read the file again.
+    const NEW_PASSWORD = `${PASSWORD}-2`;
+    assert.equal(passwd(`${NEW_PASSWORD}\n`, users, 'bus-s').code, 0);
+    const loadedCount = () => weir.stdout().split('users file loaded').length - 1;
+    assert.equal(loadedCount(), 1);
+    weir.child.kill('SIGHUP');
+    await waitForOutput(weir, () => loadedCount() === 2, 10_000);
+    const creds = { port: mqttPort, clientId: 'bus-s', clean: true, username: 'bus-s' };
+    assert.equal(
+      (await rawConnect({ ...creds, localAddress: '127.0.0.6', password: PASSWORD })).returnCode,
+      4,
+    );
+    assert.equal((await rawConnect({ ...creds, password: NEW_PASSWORD })).returnCode, 0);
+
     const status = await (await fetch(`${httpBase}/status`)).text();
     const metrics = await (await fetch(`${httpBase}/metrics`)).text();
-    assert.match(metrics, /weir_source_auth_failures_total\{reason="bad_password"\} 1/);
+    assert.match(metrics, /weir_source_auth_failures_total\{reason="bad_password"\} 2/);
     weir.child.kill('SIGTERM');
     assert.equal(await weir.exited, 0);
 

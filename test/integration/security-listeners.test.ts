@@ -148,4 +148,54 @@ describe('TLS and WebSocket listeners', () => {
     const received = await consumeAll({ topics: [topics.vehicle], expected: 5, timeoutMs: 30_000 });
     assert.deepEqual(seqs(received, 'bus-req'), [1, 2, 3, 4, 5]);
   });
+
+  test('a WebSocket device gets the same backpressure: weir stops reading when its buffer is full', async (t) => {
+    // Kafka unreachable, no spool, 64 KiB of memory buffer: the intake stops settling after a few
+    // hundred records, and from then on nothing more may be read from the device.
+    const { gateway } = await startTestGateway(t, {
+      mqtt: { host: '127.0.0.1', port: 0, websocket: { enabled: true, host: '127.0.0.1', port: 0 } },
+      auth: 'none',
+      kafka: { brokers: ['127.0.0.1:1'], connectionTimeoutMs: 500 },
+      spool: { enabled: false },
+      batch: { maxBufferedBytes: 64 * 1024 },
+      shutdown: { drainTimeoutMs: 100 },
+    });
+    const wsPort = gateway.listeners.find((l) => l.transport === 'websocket')!.port;
+    const c = await login(`ws://127.0.0.1:${wsPort}/mqtt`, { clientId: 'bus-bp' });
+    assert.ok(c.client, String(c.code));
+    t.after(() => c.client?.end(true));
+    c.client.on('error', () => {});
+    // One message every 2 ms for 4 s, each its own WebSocket message: new data keeps arriving
+    // while the first publishes wait — the case in which aedes alone would go on reading.
+    const received = () => [...gateway.metrics.routes.values()].reduce((n, r) => n + r.messages[1], 0);
+    const counts: number[] = [];
+    const started = Date.now();
+    let seq = 0;
+    while (Date.now() - started < 4000 && seq < 3000) {
+      seq++;
+      c.client.publish(
+        'fleet/buses/vehicles/bus-bp/position',
+        JSON.stringify({
+          seq,
+          ts: Date.now(),
+          latDeg: 1,
+          lonDeg: 2,
+          speedKmh: 3,
+          headingDeg: 4,
+          odometerKm: 5,
+        }),
+        { qos: 1 },
+      );
+      if (seq % 250 === 0) counts.push(received());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const last = counts.slice(-3);
+    assert.ok(last[0]! > 0, 'the device was read at first');
+    assert.ok(last[0]! < seq, `read ${last[0]} of ${seq}`);
+    assert.deepEqual(
+      last,
+      [last[0], last[0], last[0]],
+      `nothing more read while the buffer stays full: ${counts.join(' ')}`,
+    );
+  });
 });

@@ -26,6 +26,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'local Kafka + gateway + a mixed fleet for 30 s + verify, all in one',
     load: async () => (await import('../device-sim/demo/cli.ts')).demoCommand,
   },
+  passwd: {
+    summary: 'add, change or remove a device login in a users file (passwd [--delete] FILE DEVICE_ID)',
+    load: async () => (await import('../gateway/cli/passwd.ts')).passwdCommand,
+  },
   spool: {
     summary: 'inspect a spool directory (inspect --spool-dir DIR)',
     load: async () => (await import('../gateway/cli/spool.ts')).spoolCommand,

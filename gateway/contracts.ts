@@ -10,6 +10,11 @@ export interface InboundMessage {
   readonly payload: Buffer;
   readonly qos: 0 | 1 | 2;
   readonly clientId: string;
+  /**
+   * The device id the client logged in as; null when it did not log in (`auth: none`). The
+   * intake lets a device with an identity publish only to topics whose key segment is that id.
+   */
+  readonly identity: string | null;
   /** Gateway receive time, epoch milliseconds. */
   readonly receivedAt: number;
 }
@@ -26,7 +31,12 @@ export interface InboundMessage {
  */
 export type Settle = (err?: Error | null) => void;
 
-/** The entry point the source feeds. Never throws; bad input is dead-lettered, not rejected. */
+/**
+ * The entry point the source feeds. Never throws; bad input is dead-lettered, not rejected. The
+ * one refusal: a publish its device is not authorized to make is dropped (counted as
+ * `unauthorized`) and settled with a WeirError `WEIR_UNAUTHORIZED` — not acknowledged; the source
+ * closes that connection.
+ */
 export interface Intake {
   accept(msg: InboundMessage, settle: Settle): void;
 }
@@ -87,4 +97,10 @@ export interface Sink {
 export type DeadLetterReason = 'invalid_json' | 'schema_mismatch' | 'no_route' | 'kafka_rejected';
 
 /** Why a message was dropped without reaching Kafka at all. Stable codes: metric labels. */
-export type DropReason = 'too_large' | 'shutdown' | 'deadletter_rejected' | 'spool_full' | 'spool_damaged';
+export type DropReason =
+  | 'too_large'
+  | 'shutdown'
+  | 'deadletter_rejected'
+  | 'spool_full'
+  | 'spool_damaged'
+  | 'unauthorized';

@@ -23,6 +23,8 @@ import { parsePattern } from './router/pattern.ts';
 import { Router } from './router/router.ts';
 import { createKafkaSink } from './sinks/kafka/create.ts';
 import { type BrokerSource, startBroker } from './source/broker.ts';
+import type { ListenerSpec } from './source/listeners.ts';
+import { sourceListeners, sourceSecurity } from './source/setup.ts';
 import { DiskSpool } from './spool/disk/spool.ts';
 import { SpoolPump } from './spool/pump.ts';
 import { SpoolQueue } from './spool/queue.ts';
@@ -36,7 +38,10 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
+  /** The plain TCP listener (the first listener when plain TCP is off). */
   readonly mqtt: { readonly host: string; readonly port: number };
+  /** Every MQTT listener (tcp, tls, websocket) with its bound address. */
+  readonly listeners: BrokerSource['listeners'];
   /** The operations listener (metrics, health, status page); null when http.enabled is false. */
   readonly http: { readonly host: string; readonly port: number } | null;
   readonly metrics: Metrics;
@@ -44,6 +49,11 @@ export interface Gateway {
   status(): GatewayStatus;
   /** The spool, when enabled. */
   readonly spool: DiskSpool | null;
+  /**
+   * Reads auth.usersFile again; returns the number of devices, or null without a users file.
+   * Throws (a WeirError) on a bad file, keeping the logins it had.
+   */
+  reloadUsers(): number | null;
   /** Stops intake, drains buffered records to Kafka within the drain timeout, closes Kafka. */
   stop(): Promise<{ drained: boolean }>;
 }
@@ -254,19 +264,40 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
   }
 
   forwarder.connectInBackground();
-  const intake = new RoutingIntake(new Router(routes), queue, deadLetters, metrics);
-  const broker = await startBroker({
-    ...config.mqtt,
-    intake,
-    log: log.child({ stage: 'source' }),
-    metrics,
-  }).catch((err: unknown) =>
-    abandonStart(
-      new WeirError('WEIR_MQTT_LISTEN', `cannot listen on ${config.mqtt.host}:${config.mqtt.port}`, {
-        cause: err,
-      }),
+  const sourceLog = log.child({ stage: 'source' });
+  const logUnauthorized = rateLimited(10_000, (suppressed) =>
+    sourceLog.warn(
+      { suppressed },
+      "publishes refused: a device published into another device's topic (connection closed, counted as unauthorized)",
     ),
   );
+  const intake = new RoutingIntake(new Router(routes), queue, deadLetters, metrics, (msg, route) => {
+    sourceLog.debug({ route, topic: msg.topic, identity: msg.identity }, 'publish refused');
+    logUnauthorized();
+  });
+  let listenerSpecs: ListenerSpec[] = [];
+  let reloadUsers: (() => number) | null = null;
+  // Certificates and the users file are read here; a file that went away since the config check
+  // fails the start like a port that is taken.
+  const broker = await (async () => {
+    listenerSpecs = sourceListeners(loaded);
+    const setup = sourceSecurity(loaded, sourceLog);
+    reloadUsers = setup.reloadUsers;
+    return startBroker({
+      listeners: listenerSpecs,
+      security: setup.security,
+      maxPacketBytes: config.mqtt.maxPacketBytes,
+      connectTimeoutMs: config.mqtt.connectTimeoutMs,
+      intake,
+      log: sourceLog,
+      metrics,
+    });
+  })().catch((err: unknown) => {
+    if (err instanceof WeirError) return abandonStart(err);
+    const failed = listenerSpecs.find((l) => l.transport === (err as { transport?: string }).transport);
+    const where = failed === undefined ? '' : ` ${failed.transport} ${failed.host}:${failed.port}`;
+    return abandonStart(new WeirError('WEIR_MQTT_LISTEN', `cannot listen on${where}`, { cause: err }));
+  });
   source = broker;
   phase = 'running';
   metrics.gauge('weir_source_connected_devices', 'MQTT clients connected.', () => broker.connectedDevices());
@@ -281,11 +312,13 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
 
   let stopping: Promise<{ drained: boolean }> | null = null;
   return {
-    mqtt: broker.address,
+    mqtt: broker.listeners.find((l) => l.transport === 'tcp') ?? broker.listeners[0]!,
+    listeners: broker.listeners,
     http: httpListener?.address ?? null,
     metrics,
     spool,
     status: () => monitor.status(),
+    reloadUsers: () => reloadUsers?.() ?? null,
     stop() {
       stopping ??= (async () => {
         phase = 'stopping';

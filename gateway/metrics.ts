@@ -8,6 +8,7 @@
 // adds to, handed to prom-client only when it collects (at scrape time). Histograms are observed
 // per batch, never per message.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { AUTH_FAILURE_REASONS } from './auth/authenticator.ts';
 import type { DeadLetterReason, DropReason } from './contracts.ts';
 
 /** The route label of messages whose topic no route matches (a route may not take this name). */
@@ -25,6 +26,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'spool_damaged',
   'shutdown',
   'deadletter_rejected',
+  'unauthorized',
 ];
 
 /** Messages and payload bytes received on one route, indexed by QoS. */
@@ -102,6 +104,12 @@ export function createMetrics(opts: MetricsOptions) {
     'Messages that reached neither their route nor the dead-letter topic, by reason.',
     DROP_REASONS,
   );
+  const authFailures = reasonTally(
+    registers,
+    'weir_source_auth_failures_total',
+    'MQTT logins refused, by reason.',
+    AUTH_FAILURE_REASONS,
+  );
   const kafkaRecords = simpleTally(
     registers,
     'weir_kafka_records_total',
@@ -150,6 +158,7 @@ export function createMetrics(opts: MetricsOptions) {
     routes: traffic as ReadonlyMap<string, RouteTraffic>,
     deadLetters,
     dropped,
+    authFailures,
     kafkaRecords,
     kafkaSendSeconds,
     kafkaBatchRecords,

@@ -12,6 +12,7 @@ import { startGateway } from '../main.ts';
 const HELP = `usage: weir start --config FILE [options]
 
 Runs the gateway: an MQTT broker that forwards device messages to Kafka as Avro records.
+SIGTERM/SIGINT stop it (draining to Kafka first); SIGHUP reloads auth.usersFile.
 
 options:
   -c, --config FILE          YAML config (see deploy/weir.example.yaml)
@@ -71,6 +72,15 @@ export async function startCommand(args: string[]): Promise<number> {
     return 1;
   }
 
+  // SIGHUP: read auth.usersFile again (weir passwd changed it); a bad file keeps the old logins.
+  process.on('SIGHUP', () => {
+    try {
+      const devices = gateway.reloadUsers();
+      if (devices === null) log.warn('SIGHUP: no auth.usersFile to reload');
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'SIGHUP: users file not reloaded; the previous logins stay');
+    }
+  });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -10,6 +10,7 @@ import { WeirError } from '../errors.ts';
 import { parsePattern } from '../router/pattern.ts';
 import { type KafkaSecurity, resolveKafkaSecurity } from '../sinks/kafka/security.ts';
 import { type Config, configSchema } from './schema.ts';
+import { checkSecurity } from './security.ts';
 
 export interface ConfigProblem {
   readonly path: string;
@@ -109,6 +110,7 @@ export function parseConfig(
     problems,
     warnings,
   );
+  checkSecurity(input, baseDir, problems);
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   return { config: result.data, baseDir, schemaPaths, kafkaSecurity, warnings };
 }

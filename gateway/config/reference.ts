@@ -16,6 +16,7 @@ interface JsonSchema {
   maximum?: number;
   pattern?: string;
   anyOf?: JsonSchema[];
+  const?: unknown;
 }
 
 export const REFERENCE_BEGIN = '<!-- config-reference:begin (generated from gateway/config/schema.ts) -->';
@@ -43,6 +44,16 @@ function walk(node: JsonSchema, prefix: string, rows: string[], required: boolea
         req.has(key) && child.default === undefined,
       );
     }
+    return;
+  }
+  // A choice between literals and a section (auth: none | {…}): one row, then the section's keys.
+  const section = node.anyOf?.find((b) => b.properties !== undefined);
+  if (section !== undefined) {
+    const literals = node.anyOf!.filter((b) => b !== section).map((b) => `\`${String(b.const ?? b.enum)}\``);
+    rows.push(
+      row(prefix, [...literals, 'section'].join(' \\| '), node.default, node.description ?? '', required),
+    );
+    walk({ ...section, description: undefined }, prefix, rows, false);
     return;
   }
   if (node.type === 'array' && node.items?.properties !== undefined) {

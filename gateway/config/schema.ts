@@ -12,10 +12,130 @@ export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
 
 const port = z.int().min(0).max(65_535);
 
+const TLS_DEFAULTS = {
+  enabled: false,
+  host: '0.0.0.0',
+  port: 8883,
+  clientCertificates: 'none',
+} as const;
+
+export const mqttTlsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Serve MQTT over TLS (mqtts) as well.'),
+    host: z.string().min(1).default('0.0.0.0').describe('Address the TLS listener binds to.'),
+    port: port.default(8883).describe('TCP port of the TLS listener (0 picks a free port).'),
+    certFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Server certificate chain (PEM), relative to the config file. Required when enabled.'),
+    keyFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Private key of the server certificate (PEM), relative to the config file. Required when enabled.',
+      ),
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'CA certificate(s) (PEM) that client certificates must chain to, relative to the config file. Required when clientCertificates is not none.',
+      ),
+    clientCertificates: z
+      .enum(['none', 'optional', 'required'])
+      .default('none')
+      .describe(
+        'Ask devices for a certificate signed by caFile: none; optional (a device without one logs in with a password); required (the TLS handshake fails without one).',
+      ),
+  })
+  .default(TLS_DEFAULTS);
+
+const WEBSOCKET_DEFAULTS = { enabled: false, host: '0.0.0.0', port: 8083, path: '/mqtt' } as const;
+
+export const mqttWebSocketSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Serve MQTT over WebSocket (ws://) as well.'),
+    host: z.string().min(1).default('0.0.0.0').describe('Address the WebSocket listener binds to.'),
+    port: port.default(8083).describe('TCP port of the WebSocket listener (0 picks a free port).'),
+    path: z
+      .string()
+      .regex(/^\//, 'a path starts with /')
+      .default('/mqtt')
+      .describe('HTTP path of the WebSocket endpoint; other paths are refused.'),
+  })
+  .default(WEBSOCKET_DEFAULTS);
+
+/** Device ids in the users file and in certificates: one MQTT topic level, no wildcards. */
+export const DEVICE_ID = /^[^\s:/+#\p{Cc}]{1,256}$/u;
+
+export const authSchema = z
+  .union(
+    [
+      z.literal('none'),
+      z
+        .strictObject({
+          usersFile: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+              'Users file (one `deviceId:scrypt$…` line per device, written by `weir passwd`), relative to the config file. The MQTT username is the device id.',
+            ),
+          clientCertificates: z
+            .boolean()
+            .default(false)
+            .describe(
+              'A verified client certificate (mqtt.tls.clientCertificates optional or required) logs the device in; its CN is the device id.',
+            ),
+        })
+        .refine((a) => a.usersFile !== undefined || a.clientCertificates, {
+          message: 'set usersFile, clientCertificates: true, or both',
+        }),
+    ],
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? "required: 'auth: none' accepts every device without a login (only for a trusted network), or '{usersFile: FILE}' and/or '{clientCertificates: true}' require one (see the README, Security)"
+          : "expected 'none' or {usersFile?, clientCertificates?}",
+    },
+  )
+  .describe(
+    "Who may connect: 'none' (anonymous; publishes unrestricted), or an object with usersFile and/or clientCertificates. Required, so that running without logins is a written choice.",
+  );
+
+export const aclSchema = z
+  .strictObject({
+    subscribe: z
+      .array(
+        z.strictObject({
+          pattern: z
+            .string()
+            .min(1)
+            .describe(
+              'MQTT topic filter a device may subscribe to (or to a narrower filter); a level {deviceId} stands for its own id.',
+            ),
+        }),
+      )
+      .default([])
+      .describe('Subscriptions devices may make; every other SUBSCRIBE is refused (SUBACK failure).'),
+  })
+  .default({ subscribe: [] })
+  .describe(
+    'Authorization. Publishing is always limited to topics whose key segment is the device id (when devices log in).',
+  );
+
 export const mqttSchema = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0').describe('Address the MQTT listener binds to.'),
     port: port.default(1883).describe('TCP port of the MQTT listener (0 picks a free port).'),
+    plainTcp: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Serve plain (unencrypted) MQTT on host:port. false leaves only the TLS and WebSocket listeners.',
+      ),
     maxPacketBytes: z
       .int()
       .min(64)
@@ -29,8 +149,18 @@ export const mqttSchema = z
       .positive()
       .default(30_000)
       .describe('A socket that has not sent CONNECT within this time is closed.'),
+    tls: mqttTlsSchema,
+    websocket: mqttWebSocketSchema,
   })
-  .default({ host: '0.0.0.0', port: 1883, maxPacketBytes: 256 * KiB, connectTimeoutMs: 30_000 });
+  .default({
+    host: '0.0.0.0',
+    port: 1883,
+    plainTcp: true,
+    maxPacketBytes: 256 * KiB,
+    connectTimeoutMs: 30_000,
+    tls: TLS_DEFAULTS,
+    websocket: WEBSOCKET_DEFAULTS,
+  });
 
 const brokerAddress = z
   .string()
@@ -303,6 +433,8 @@ export const configSchema = z.strictObject({
     .transform((v) => v ?? hostname())
     .describe('Identifies this gateway in Kafka headers and dead letters; defaults to the host name.'),
   mqtt: mqttSchema,
+  auth: authSchema,
+  acl: aclSchema,
   kafka: kafkaSchema,
   batch: batchSchema,
   spool: spoolSchema,
@@ -329,3 +461,5 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;
+export type AclConfig = z.infer<typeof aclSchema>;

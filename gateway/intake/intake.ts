@@ -1,10 +1,12 @@
 // The intake: what the source calls for every PUBLISH. Router → decoder/encoder → record queue
 // (the spool, or the batcher directly), or the dead-letter path with a reason. It never rejects a
-// message: bad input becomes a dead letter and the device is acknowledged as usual, so one
-// device's bad payload cannot disturb anyone.
+// message for its content: bad input becomes a dead letter and the device is acknowledged as
+// usual, so one device's bad payload cannot disturb anyone. It refuses only a publish into a topic
+// whose key segment is another device's id (see Intake in contracts.ts).
 import type { RecordDecoder } from '../codec/avro.ts';
 import type { InboundMessage, Intake, OutboundRecord, RecordQueue, Settle } from '../contracts.ts';
 import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
+import { WeirError } from '../errors.ts';
 import { type Metrics, NO_ROUTE, type RouteTraffic } from '../metrics.ts';
 import type { TopicPattern } from '../router/pattern.ts';
 import type { Router } from '../router/router.ts';
@@ -31,6 +33,12 @@ interface TopicTarget {
 /** Topics remembered by the intake (one per device, typically): about 200 bytes each. */
 const TOPIC_CACHE_ENTRIES = 16_384;
 
+/** One instance: a refusal is frequent under attack, and its stack says nothing. */
+const UNAUTHORIZED = new WeirError(
+  'WEIR_UNAUTHORIZED',
+  "publish refused: the topic's key segment is not the device's own id",
+);
+
 export class RoutingIntake implements Intake {
   readonly #router: Router<CompiledRoute>;
   readonly #queue: RecordQueue;
@@ -41,12 +49,17 @@ export class RoutingIntake implements Intake {
   readonly #unrouted: RouteTraffic;
   readonly #targets = new Map<string, TopicTarget>();
 
+  readonly #onUnauthorized: (msg: InboundMessage, route: string) => void;
+
   constructor(
     router: Router<CompiledRoute>,
     queue: RecordQueue,
     deadLetters: DeadLetterEncoder,
     metrics: Metrics,
+    /** Told of each refused publish (after it is counted); for a rate-limited log line. */
+    onUnauthorized: (msg: InboundMessage, route: string) => void = () => {},
   ) {
+    this.#onUnauthorized = onUnauthorized;
     this.#router = router;
     this.#queue = queue;
     this.#deadLetters = deadLetters;
@@ -63,8 +76,15 @@ export class RoutingIntake implements Intake {
       this.#deadLetter(msg, null, 'no_route', 'no route matches the topic', settle);
       return;
     }
-    const { route } = target;
-    const decoded = route.decoder.decode(msg.payload, target.segments, msg.receivedAt);
+    const { route, segments } = target;
+    // ACL: a device that logged in publishes only as itself (gateway/auth/acl.ts).
+    if (msg.identity !== null && segments[route.keySegment] !== msg.identity) {
+      this.#metrics.dropped.inc({ reason: 'unauthorized' });
+      this.#onUnauthorized(msg, route.name);
+      settle(UNAUTHORIZED);
+      return;
+    }
+    const decoded = route.decoder.decode(msg.payload, segments, msg.receivedAt);
     if (!decoded.ok) {
       this.#deadLetter(msg, route.name, decoded.reason, decoded.detail, settle);
       return;

@@ -1,9 +1,9 @@
-// The source: an embedded aedes 1.x MQTT broker on TCP. Device traffic is taken inside the
-// process from `authorizePublish` — the hook aedes awaits *before* it writes a QoS 1 PUBACK — so
-// the intake decides when a device is acknowledged, and a late callback is backpressure: aedes
-// reads nothing more from that socket until every packet of the previous read is called back.
-import { once } from 'node:events';
-import net from 'node:net';
+// The source: an embedded aedes 1.x MQTT broker behind the listeners of listeners.ts (TCP, TLS,
+// WebSocket). Device traffic is taken inside the process from `authorizePublish` — the hook aedes
+// awaits *before* it writes a QoS 1 PUBACK — so the intake decides when a device is acknowledged,
+// and a late callback is backpressure: aedes reads nothing more from that connection until every
+// packet of the previous read is called back. Logins and subscriptions go through auth.ts.
+import type { Readable } from 'node:stream';
 import { Aedes, type AuthorizePublishHandler, type Client } from 'aedes';
 
 type PublishPacket = Parameters<AuthorizePublishHandler>[1];
@@ -16,10 +16,12 @@ import type { Logger } from 'pino';
 import type { Intake, Settle } from '../contracts.ts';
 import { rateLimited } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { type SourceSecurity, securityHooks } from './auth.ts';
+import { type ConnectionInfo, type Listener, type ListenerSpec, startListeners } from './listeners.ts';
 
 export interface BrokerOptions {
-  readonly host: string;
-  readonly port: number;
+  readonly listeners: readonly ListenerSpec[];
+  readonly security: SourceSecurity;
   readonly maxPacketBytes: number;
   readonly connectTimeoutMs: number;
   readonly intake: Intake;
@@ -28,7 +30,12 @@ export interface BrokerOptions {
 }
 
 export interface BrokerSource {
-  readonly address: { readonly host: string; readonly port: number };
+  /** Every listener's bound address, in the order of `listeners`. */
+  readonly listeners: ReadonlyArray<{
+    readonly transport: Listener['transport'];
+    readonly host: string;
+    readonly port: number;
+  }>;
   connectedDevices(): number;
   /** Stops intake: no new connections, every device disconnected. */
   close(): Promise<void>;
@@ -40,6 +47,9 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
   const pending = new WeakMap<Client, { count: number }>();
   /** QoS 2 message ids of each client being spooled, with the callbacks of their retransmissions. */
   const qos2InFlight = new WeakMap<Client, Map<number, Settle[]>>();
+  /** What the transport said about each client's connection (address, certificate). */
+  const connections = new WeakMap<Client, ConnectionInfo>();
+  const hooks = securityHooks(opts.security, (client) => connections.get(client), metrics, log);
 
   const authorizePublish: AuthorizePublishHandler = (client, packet, callback) => {
     // Broker-internal publishes (wills replayed at start-up) have no client.
@@ -67,6 +77,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
         payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
         qos: packet.qos,
         clientId: client.id,
+        identity: hooks.identityOf(client),
         receivedAt: Date.now(),
       },
       settle,
@@ -118,6 +129,9 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
 
   const broker = await Aedes.createBroker({
     authorizePublish,
+    preConnect: hooks.preConnect,
+    authenticate: hooks.authenticate,
+    authorizeSubscribe: hooks.authorizeSubscribe,
     connectTimeout: opts.connectTimeoutMs,
   });
 
@@ -133,34 +147,32 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
       'closed a connection that sent a packet over the size limit',
     ),
   );
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    const client = broker.handle(socket);
+  /** Every listener's connections take the same path: gated reads and the packet size limit. */
+  const handleConnection = (stream: Readable, info: ConnectionInfo) => {
+    const client = broker.handle(stream as Parameters<typeof broker.handle>[0]);
+    connections.set(client, info);
     const state = { count: 0 };
     pending.set(client, state);
-    readOnlyWhenSettled(client, socket, state);
+    readOnlyWhenSettled(client, stream, state);
     limitPacketSize(client, opts.maxPacketBytes, () => {
       metrics.dropped.inc({ reason: 'too_large' });
       logTooLarge();
     });
-  });
+  };
+  let listeners: Listener[];
   try {
-    server.listen(opts.port, opts.host);
-    await once(server, 'listening');
+    listeners = await startListeners(opts.listeners, handleConnection, log);
   } catch (err) {
     // Nothing may keep running after a failed start (the caller reports the error once).
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     throw err;
   }
-  server.on('error', (err) => log.error({ err }, 'MQTT listener error'));
-  const addr = server.address() as net.AddressInfo;
-  log.info({ host: addr.address, port: addr.port }, 'MQTT listener ready');
 
   return {
-    address: { host: addr.address, port: addr.port },
+    listeners: listeners.map((l) => ({ transport: l.transport, ...l.address })),
     connectedDevices: () => broker.connectedClients,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await closed;
     },
@@ -176,7 +188,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
  * only while none of this client's publishes is waiting; the completion of the last one makes
  * aedes read on its own. Unread data then stays in the socket: the device sees TCP backpressure.
  */
-function readOnlyWhenSettled(client: Client, socket: net.Socket, state: { count: number }): void {
+function readOnlyWhenSettled(client: Client, socket: Readable, state: { count: number }): void {
   const nextBatch = (client as unknown as { _nextBatch: () => void })._nextBatch;
   if (typeof nextBatch !== 'function' || !socket.listeners('readable').includes(nextBatch)) {
     throw new Error('aedes internals changed: cannot gate socket reads (check the aedes version)');

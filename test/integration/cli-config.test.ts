@@ -28,6 +28,7 @@ describe('weir config check', () => {
       file,
       [
         'mqtt: {port: 70000, colour: blue}',
+        'auth: none',
         'kafka: {brokers: ["no-port"], compression: lz4}',
         'spool: {whenFull: sometimes}',
         'http: {port: -1}',

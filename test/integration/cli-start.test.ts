@@ -47,6 +47,7 @@ describe('weir start', () => {
       file,
       [
         'mqtt: {port: -1}',
+        'auth: none',
         'kafka: {brokers: []}',
         'routes:',
         '  - {name: x, mqttTopic: "a/{id}", kafkaTopic: t, schema: none.avsc}',
@@ -77,6 +78,7 @@ describe('weir start', () => {
       config,
       [
         'kafka: {brokers: ["127.0.0.1:1"], deadLetterTopic: test.cli.deadletter}',
+        'auth: none',
         'batch: {lingerMs: 60000}',
         'routes:',
         `  - {name: vehicles, mqttTopic: "fleet/{fleetId}/vehicles/{vehicleId}/position", kafkaTopic: ${topic}, schema: ${path.join(repoRoot, 'schemas/vehicle-gps.avsc')}}`,

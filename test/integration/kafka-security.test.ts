@@ -86,6 +86,7 @@ function sinkFor(
   env: NodeJS.ProcessEnv = {},
 ): Sink {
   const raw = {
+    auth: 'none',
     kafka: { client, connectionTimeoutMs: 3000, requestTimeoutMs: 10_000, ...kafkaSection },
     routes: [
       {

@@ -112,6 +112,7 @@ export function writeWeirConfig(opts: {
   const config = {
     gatewayId: 'fault-test',
     mqtt: { host: '127.0.0.1', port: opts.port },
+    auth: 'none',
     kafka: {
       brokers: [opts.brokers],
       deadLetterTopic: `${opts.topicPrefix}.deadletter`,

@@ -22,6 +22,7 @@ function problemsOf(raw: unknown, overrides = {}): string[] {
 }
 
 const minimal = {
+  auth: 'none',
   kafka: { brokers: ['127.0.0.1:9092'] },
   routes: [
     {
@@ -80,6 +81,7 @@ describe('config', () => {
 
   test('every problem is listed with its path, schema and cross-field checks alike', () => {
     const problems = problemsOf({
+      auth: 'none',
       mqtt: { port: 70000, typo: 1 },
       kafka: { brokers: ['no-port'], compression: 'lz4' },
       batch: { maxRecords: 0 },

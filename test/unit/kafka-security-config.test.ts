@@ -35,6 +35,7 @@ chmodSync(path.join(dir, 'client.key'), 0o600);
 
 function config(kafka: Record<string, unknown>) {
   return {
+    auth: 'none',
     kafka: { brokers: ['127.0.0.1:9092'], ...kafka },
     routes: [
       {

@@ -1,12 +1,13 @@
 // Writes a benchmark's result: JSON (commit, machine, Node version, config, figures) and a short
-// Markdown table, under benchmarks/results/, and prints the table.
+// Markdown table, under benchmarks/results/ (or $WEIR_BENCH_RESULTS_DIR), and prints the table.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
-const dir = fileURLToPath(new URL('./results/', import.meta.url));
+const dir = process.env['WEIR_BENCH_RESULTS_DIR'] || fileURLToPath(new URL('./results/', import.meta.url));
 
 export async function writeResult(
   name: string,

@@ -80,7 +80,10 @@ async function measure(server: Server, port: number, name: string) {
 
 const port = await freePort();
 const conf = path.join(dir, 'mosquitto.conf');
-writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`);
+writeFileSync(
+  conf,
+  `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nset_tcp_nodelay true\n`,
+);
 const mosq = await measure(
   await startServer({
     cmd: bin,

@@ -48,7 +48,7 @@ try {
         `${client} at ${rate.toLocaleString('en')} msg/s: publish → Kafka p50 / p99 / max ms`,
         l === null
           ? 'no records'
-          : `${l.p50} / ${l.p99} / ${l.max}${s.kafka.lost > 0 ? ` (${s.kafka.lost} lost!)` : ''}`,
+          : `${l.p50} / ${l.p99} / ${l.max}${s.kafka.lost === 0 ? '' : s.drained ? ` (${s.kafka.lost} lost!)` : ` (spool not drained: ${s.kafka.lost} not in Kafka yet)`}`,
       ]);
       process.stderr.write(`latency: ${client} ${rate}/s p50 ${l?.p50} p99 ${l?.p99} lost ${s.kafka.lost}\n`);
     }

@@ -120,7 +120,9 @@ export function stepFigures(s: StepResult) {
     skippedByWindow: s.publisher.skipped,
     inKafka: s.kafka.received,
     kafkaPerSec: s.kafkaPerSec,
-    lost: s.kafka.lost,
+    /** Only known once the spool drained; until then, missing records may still be on their way. */
+    lost: s.drained ? s.kafka.lost : null,
+    notInKafkaWhenChecked: s.kafka.lost,
     duplicates: s.kafka.duplicates,
     outOfOrder: s.kafka.outOfOrder,
     drained: s.drained,

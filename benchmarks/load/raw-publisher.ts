@@ -49,8 +49,6 @@ const QOS = values.qos === '0' ? 0 : 1;
 const PREFIX = values['id-prefix'];
 const DRAIN_MS = Number(values['drain-timeout']);
 const SEQ_WIDTH = 10;
-/** Closed loop: refill a window once this much of it is free (fewer, larger writes). */
-const REFILL = Math.max(1, Math.floor(WINDOW / 4));
 /** In paced mode, at most this much unsent budget carries over (a slow broker is not burst at). */
 const MAX_CARRY_MS = 50;
 /** QoS 0: stop writing while this much is queued in the socket. */
@@ -259,12 +257,20 @@ const secondTimer = setInterval(() => {
 }, 1000);
 
 if (RATE <= 0) {
-  // Closed loop: every acknowledgement frees room that is filled at once.
+  // Closed loop: acknowledgements free room, which is refilled once per turn of the event loop
+  // (all PUBACKs read in one I/O phase become one write).
   for (const c of conns) {
+    let scheduled = false;
+    const refill = () => {
+      scheduled = false;
+      if (stopping || performance.now() >= endAt) return;
+      const n = c.room();
+      if (n > 0) c.send(n);
+    };
     c.onAcks = () => {
-      if (!stopping && performance.now() < endAt) {
-        const n = c.room();
-        if (n >= REFILL) c.send(n);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(refill);
       }
     };
   }
@@ -298,11 +304,12 @@ while (!stopping && performance.now() < endAt) {
     budgetSent += due - left;
     await sleep(1);
   } else {
+    // QoS 0 is refilled here; QoS 1 only gets going here (and restarted, should it ever stall).
     for (const c of conns) {
       const n = c.room();
-      if (n > 0) c.send(n);
+      if (n > 0 && (QOS === 0 || c.inflight === 0)) c.send(n);
     }
-    await sleep(QOS === 0 ? 0 : 1);
+    await sleep(QOS === 0 ? 0 : 5);
   }
 }
 const sendEndedAtMs = Date.now();

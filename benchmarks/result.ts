@@ -37,7 +37,7 @@ export async function writeResult(
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const md = [
-    `### ${name} (${result.date.slice(0, 10)}, commit ${commit}, ${machine.cpus} cores, Node ${process.version})`,
+    `### ${name}${config['quick'] === true ? ' — quick run, rough figures' : ''} (${result.date.slice(0, 10)}, commit ${commit}, ${machine.cpus} cores, Node ${process.version})`,
     '',
     '| measure | value |',
     '| --- | --- |',

@@ -7,7 +7,11 @@ import path from 'node:path';
 import process from 'node:process';
 import type { Admin } from 'kafkajs';
 import { kafkaClient, prepareAppendTimeTopics, withAdmin } from '../../device-sim/kafka.ts';
-import { startKafka, stopKafka } from '../../tools/kafka/local-kafka.ts';
+import {
+  ignoreKafkajsNegativeTimeoutWarnings,
+  startKafka,
+  stopKafka,
+} from '../../tools/kafka/local-kafka.ts';
 import { runDir } from './procs.ts';
 
 export const BENCH_KAFKA_HEAP_MB = 1024;
@@ -47,6 +51,7 @@ async function freePorts(count: number): Promise<number[]> {
 const say = (line: string) => process.stderr.write(`bench kafka: ${line}\n`);
 
 export async function openBenchKafka(o: { dir?: string; brokers?: string }): Promise<BenchKafka> {
+  ignoreKafkajsNegativeTimeoutWarnings();
   const noControl = async () => {
     throw new Error('this benchmark needs a local broker it can stop: pass --kafka-dir or neither option');
   };

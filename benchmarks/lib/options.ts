@@ -28,29 +28,31 @@ export function kafkaSource(values: { 'kafka-dir'?: string; 'kafka-brokers'?: st
   return { ...(dir && { dir }), ...(brokers && { brokers }) };
 }
 
-/** The npm package behind each client adapter, to tell whether it is installed. */
-const CLIENT_PACKAGES: Record<string, string> = {
-  kafkajs: 'kafkajs',
-  platformatic: '@platformatic/kafka',
-  rdkafka: 'node-rdkafka',
+/** The npm packages that may be behind each client adapter, to tell whether it is installed. */
+const CLIENT_PACKAGES: Record<string, readonly string[]> = {
+  kafkajs: ['kafkajs'],
+  platformatic: ['@platformatic/kafka'],
+  rdkafka: ['node-rdkafka', '@confluentinc/kafka-javascript'],
 };
 
 /**
  * The Kafka clients to measure: --clients a,b, else every adapter the config accepts
- * (kafka.client) whose library is installed.
+ * (kafka.client) whose library is installed (an adapter of an unknown library is tried).
  */
 export function kafkaClients(given: string | undefined): string[] {
   if (given !== undefined) return given.split(',').map((c) => c.trim());
   const require = createRequire(import.meta.url);
   return KAFKA_CLIENTS.filter((c) => {
-    const pkg = CLIENT_PACKAGES[c];
-    if (pkg === undefined) return true;
-    try {
-      require.resolve(pkg);
-      return true;
-    } catch {
-      return false;
-    }
+    const pkgs = CLIENT_PACKAGES[c];
+    if (pkgs === undefined) return true;
+    return pkgs.some((pkg) => {
+      try {
+        require.resolve(pkg);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   });
 }
 

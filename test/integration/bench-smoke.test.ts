@@ -64,7 +64,7 @@ test('quick ingest ceiling and a tiny end-to-end step write sane, verified figur
       '--step-ms=2000',
       '--qos=1',
       '--no-bridge',
-      '--warmup-ms=1000',
+      '--warmup-ms=0',
       '--connections=5',
     ],
     opts,

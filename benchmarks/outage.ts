@@ -47,8 +47,12 @@ interface Sample {
   readonly rssMb: number | null;
   readonly spoolRecords: number | null;
   readonly kafkaRecords: number | null;
+  /** V8 heap in use and memory held outside it (Buffers), MB: where the RSS goes. */
+  readonly heapUsedMb: number | null;
+  readonly externalMb: number | null;
 }
 
+const mb = (bytes: number | undefined) => (bytes === undefined ? null : Math.round(bytes / 1024 ** 2));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? null : s[Math.floor(s.length / 2)]!;
@@ -89,7 +93,12 @@ try {
   const sampler = setInterval(() => {
     const p = phase;
     const rss = rssMb(w.server.pid);
-    void scrape(w.httpPort, ['weir_spool_records', 'weir_kafka_records_total'])
+    void scrape(w.httpPort, [
+      'weir_spool_records',
+      'weir_kafka_records_total',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_external_memory_bytes',
+    ])
       .catch(() => ({}) as Record<string, number>)
       .then((m) =>
         samples.push({
@@ -98,6 +107,8 @@ try {
           rssMb: rss,
           spoolRecords: m['weir_spool_records'] ?? null,
           kafkaRecords: m['weir_kafka_records_total'] ?? null,
+          heapUsedMb: mb(m['nodejs_heap_size_used_bytes']),
+          externalMb: mb(m['nodejs_external_memory_bytes']),
         }),
       );
   }, 1000);
@@ -161,6 +172,9 @@ try {
       outageSecondHalfSlopeMbPerMin: slope === null ? null : Number(slope.toFixed(1)),
       drainMax: Math.max(0, ...rssOf('drain')),
       after: median(rssOf('after')),
+      /** Of which, at the end of the outage: the V8 heap in use, and memory outside it. */
+      outageEndHeapUsed: outageSamples.at(-1)?.heapUsedMb ?? null,
+      outageEndExternal: outageSamples.at(-1)?.externalMb ?? null,
     },
     backlogRecords: backlog,
     drained,
@@ -211,6 +225,7 @@ try {
         `${r.before} / ${r.outageStart} / ${r.outageEnd} / ${r.outageMax} / ${r.after}`,
       ],
       ['RSS slope, 2nd half of the outage, MB/min', `${r.outageSecondHalfSlopeMbPerMin}`],
+      ['V8 heap used / external MB at the outage end', `${r.outageEndHeapUsed} / ${r.outageEndExternal}`],
       ['backlog at recovery, records', backlog.toLocaleString('en')],
       [
         'drain time s (delivered / net msg/s)',

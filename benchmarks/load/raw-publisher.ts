@@ -49,6 +49,17 @@ const QOS = values.qos === '0' ? 0 : 1;
 const PREFIX = values['id-prefix'];
 const DRAIN_MS = Number(values['drain-timeout']);
 const SEQ_WIDTH = 10;
+const problems = [
+  !(PORT > 0 && PORT < 65536) && `--broker must be HOST:PORT, not '${values.broker}'`,
+  !(CONNECTIONS >= 1) && '--connections must be at least 1',
+  !(WINDOW >= 1 && WINDOW <= 65_000) && '--window must be between 1 and 65000 (MQTT packet ids)',
+  !(RATE >= 0) && '--rate must be 0 (as fast as possible) or more',
+  !(DURATION_MS >= 0) && '--duration must be 0 (until SIGINT) or more',
+].filter((p) => p !== false);
+if (problems.length > 0) {
+  for (const p of problems) process.stderr.write(`raw-publisher: ${p}\n`);
+  process.exit(2);
+}
 /** In paced mode, at most this much unsent budget carries over (a slow broker is not burst at). */
 const MAX_CARRY_MS = 50;
 /** QoS 0: stop writing while this much is queued in the socket. */

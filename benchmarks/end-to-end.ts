@@ -113,6 +113,8 @@ try {
         ackedPerSecAtHighest:
           best === null ? 0 : qos === 1 ? best.publisher.ackedPerSec : best.publisher.sentPerSec,
         kafkaPerSecAtHighest: best?.kafkaPerSec ?? 0,
+        /** The most delivered into Kafka in any step, sustained or not. */
+        maxKafkaPerSec: Math.max(0, ...steps.filter((s) => s.kafka.lost === 0).map((s) => s.kafkaPerSec)),
         p99LatencyMsAtHighest: best?.kafka.latencyMs?.p99 ?? null,
         lostOverAllSteps: lost,
         steps: steps.map((s) => ({ ...stepFigures(s), sustained: sustained(s) })),
@@ -140,12 +142,15 @@ try {
   }
   const weirVsBridge = Object.fromEntries(
     Object.entries(perClient).map(([c, r]) => {
-      const q1 = (r as { qos1?: { kafkaPerSecAtHighest: number } }).qos1;
+      const q1 = (r as { qos1?: { kafkaPerSecAtHighest: number; maxKafkaPerSec: number } }).qos1;
+      const ratio = (x: number) =>
+        bridge && bridge.maxKafkaPerSec > 0 ? Number((x / bridge.maxKafkaPerSec).toFixed(1)) : null;
+      // Sustained: at weir's highest sustained step; most: the most either delivered in any step.
       return [
         c,
-        bridge && q1 && bridge.maxKafkaPerSec > 0
-          ? Number((q1.kafkaPerSecAtHighest / bridge.maxKafkaPerSec).toFixed(1))
-          : null,
+        q1 === undefined
+          ? null
+          : { sustained: ratio(q1.kafkaPerSecAtHighest), most: ratio(q1.maxKafkaPerSec) },
       ];
     }),
   );

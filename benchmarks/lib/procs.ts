@@ -14,9 +14,10 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
 export const REPO_DIR = path.resolve(BENCH_DIR, '..');
 
-/** A directory for this run's logs, configs and reports. */
+/** A directory for this run's logs, configs, reports and spool (under $WEIR_BENCH_WORK_DIR or the temp dir). */
 export function runDir(name: string): string {
-  const dir = path.join(tmpdir(), `weir-bench-${name}-${Date.now().toString(36)}`);
+  const base = process.env['WEIR_BENCH_WORK_DIR'] || tmpdir();
+  const dir = path.join(base, `weir-bench-${name}-${Date.now().toString(36)}`);
   mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -30,6 +30,7 @@ test('quick ingest ceiling and a tiny end-to-end step write sane, verified figur
   const env = {
     ...process.env,
     WEIR_BENCH_RESULTS_DIR: dir,
+    WEIR_BENCH_WORK_DIR: dir,
     WEIR_BENCH_KAFKA_BROKERS: testKafkaBrokers().join(','),
   };
   const opts = { env, timeout: 80_000, maxBuffer: 16 * 1024 * 1024 };

@@ -1,12 +1,13 @@
 // Writes a benchmark's result: JSON (commit, machine, Node version, config, figures) and a short
-// Markdown table, under benchmarks/results/, and prints the table.
+// Markdown table, under benchmarks/results/ (or $WEIR_BENCH_RESULTS_DIR), and prints the table.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
-const dir = fileURLToPath(new URL('./results/', import.meta.url));
+const dir = process.env['WEIR_BENCH_RESULTS_DIR'] || fileURLToPath(new URL('./results/', import.meta.url));
 
 export async function writeResult(
   name: string,
@@ -36,7 +37,7 @@ export async function writeResult(
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const md = [
-    `### ${name} (${result.date.slice(0, 10)}, commit ${commit}, ${machine.cpus} cores, Node ${process.version})`,
+    `### ${name}${config['quick'] === true ? ' — quick run, rough figures' : ''} (${result.date.slice(0, 10)}, commit ${commit}, ${machine.cpus} cores, Node ${process.version})`,
     '',
     '| measure | value |',
     '| --- | --- |',

@@ -1,0 +1,131 @@
+// One measured run into the real Kafka: weir (a child process) with a Kafka sink, the raw
+// publisher (another child process) at a fixed rate, then — once weir's spool has handed
+// everything to Kafka — the read-back check of exactly the records appended since the run began.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { readReport } from '../../device-sim/report.ts';
+import { checkInKafka, type GroupResult } from './check.ts';
+import { FACTORY_SCHEMA, writeGatewayConfig } from './config.ts';
+import { highWatermarks, prepareTopics } from './kafka.ts';
+import {
+  BENCH_DIR,
+  type PublisherSummary,
+  type Server,
+  spoolDrained,
+  startPublisher,
+  startServer,
+} from './procs.ts';
+import { kafkaRate } from './rates.ts';
+
+export interface WeirUnderTest {
+  readonly server: Server;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  readonly topic: string;
+  readonly brokers: readonly string[];
+  readonly dir: string;
+}
+
+/** weir with the Kafka sink of `client`, writing to a fresh LogAppendTime topic. */
+export async function startWeir(o: {
+  dir: string;
+  name: string;
+  brokers: readonly string[];
+  client: string;
+}): Promise<WeirUnderTest> {
+  const topic = `bench.${o.name}.${randomUUID().slice(0, 8)}`;
+  await prepareTopics(o.brokers, [topic]);
+  const config = writeGatewayConfig({ ...o, topic, spool: true });
+  const server = await startServer({
+    args: [path.join(BENCH_DIR, 'servers/weir-gateway.ts'), `--config=${config}`],
+    logFile: path.join(o.dir, `weir-${o.name}.log`),
+  });
+  return {
+    server,
+    mqttPort: Number(server.ready['mqttPort']),
+    httpPort: Number(server.ready['httpPort']),
+    topic,
+    brokers: o.brokers,
+    dir: o.dir,
+  };
+}
+
+export interface StepResult {
+  readonly rate: number;
+  readonly qos: 0 | 1;
+  readonly publisher: PublisherSummary;
+  readonly kafka: GroupResult;
+  /** Everything accepted was in Kafka within the drain timeout. */
+  readonly drained: boolean;
+  /** Records in Kafka ÷ (last append − start). */
+  readonly kafkaPerSec: number;
+}
+
+export async function runStep(
+  w: WeirUnderTest,
+  o: {
+    tag: string;
+    rate: number;
+    durationMs: number;
+    qos: 0 | 1;
+    connections: number;
+    window: number;
+    drainTimeoutMs?: number;
+  },
+): Promise<StepResult> {
+  const from = await highWatermarks(w.brokers, w.topic);
+  const report = path.join(w.dir, `report-${o.tag}.json`);
+  const publisher = await startPublisher({
+    port: w.mqttPort,
+    connections: o.connections,
+    window: o.window,
+    rate: o.rate,
+    durationMs: o.durationMs,
+    qos: o.qos,
+    idPrefix: `${o.tag}-${randomUUID().slice(0, 6)}`,
+    report,
+    logFile: path.join(w.dir, `publisher-${o.tag}.log`),
+  }).done;
+  const drained = await spoolDrained(w.httpPort, o.drainTimeoutMs ?? 60_000);
+  const to = await highWatermarks(w.brokers, w.topic);
+  const sim = await readReport(report);
+  const check = await checkInKafka({
+    brokers: w.brokers,
+    topic: w.topic,
+    from,
+    to,
+    reports: [sim],
+    schemaPath: FACTORY_SCHEMA,
+  });
+  const kafka = check.groups[0]!;
+  return {
+    rate: o.rate,
+    qos: o.qos,
+    publisher,
+    kafka,
+    drained: drained && check.complete,
+    kafkaPerSec: kafkaRate(kafka, publisher.startedAtMs),
+  };
+}
+
+/** The figures of a step worth keeping in the JSON result (not the per-second series). */
+export function stepFigures(s: StepResult) {
+  return {
+    offeredPerSec: s.rate,
+    qos: s.qos,
+    sent: s.publisher.sent,
+    sentPerSec: s.publisher.sentPerSec,
+    acked: s.publisher.acked,
+    ackedPerSec: s.publisher.ackedPerSec,
+    skippedByWindow: s.publisher.skipped,
+    inKafka: s.kafka.received,
+    kafkaPerSec: s.kafkaPerSec,
+    /** Only known once the spool drained; until then, missing records may still be on their way. */
+    lost: s.drained ? s.kafka.lost : null,
+    notInKafkaWhenChecked: s.kafka.lost,
+    duplicates: s.kafka.duplicates,
+    outOfOrder: s.kafka.outOfOrder,
+    drained: s.drained,
+    latencyMs: s.kafka.latencyMs,
+  };
+}

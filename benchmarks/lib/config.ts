@@ -19,6 +19,8 @@ export function writeGatewayConfig(o: {
   const config = {
     gatewayId: 'weir-bench',
     mqtt: { host: '127.0.0.1', port: 0 },
+    // Loopback only, and the load generator has no logins: what is measured is the pipeline.
+    auth: 'none',
     kafka: {
       brokers: o.brokers,
       client: o.client,

@@ -13,7 +13,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { OutboundRecord } from '../../gateway/contracts.ts';
-import { decodeFrame, encodeFrame, SEGMENT_HEADER_BYTES } from '../../gateway/spool/disk/format.ts';
+import {
+  decodeFrame,
+  encodeFrame,
+  encodeFrames,
+  SEGMENT_HEADER_BYTES,
+} from '../../gateway/spool/disk/format.ts';
 import {
   type DamageReport,
   DiskSpool,
@@ -95,6 +100,27 @@ describe('spool framing', () => {
     assert.equal(d.bytes, frame.length);
     assert.equal(d.value.topic, 'iot.vehicle.positions');
     assert.deepEqual(d.value.record, r);
+  });
+
+  test('a group encoded into one buffer is the frames of its records, one after another', () => {
+    const shared = { 'mqtt-topic': Buffer.from('t/shared'), 'weir-gateway-id': Buffer.from('gw') };
+    const group = Array.from({ length: 5 }, (_, i) => ({
+      topic: i % 2 === 0 ? 'iot.a' : 'iot.ä',
+      record: { ...record(i, 10 + i), headers: i < 3 ? shared : record(i).headers },
+    }));
+    const total = group.reduce((n, g) => n + frameBytes(g.topic, g.record), 0);
+    const one = encodeFrames(40, group, total);
+    assert.deepEqual(one, Buffer.concat(group.map((g, i) => encodeFrame(40 + i, g.topic, g.record))));
+    let at = 0;
+    group.forEach((g, i) => {
+      const d = decodeFrame(one, at, 40 + i);
+      assert.equal(d.kind, 'record');
+      if (d.kind !== 'record') return;
+      assert.equal(d.value.topic, g.topic);
+      assert.deepEqual(d.value.record, g.record);
+      at += d.bytes;
+    });
+    assert.equal(at, one.length);
   });
 
   test('a null key and no headers', () => {

@@ -24,6 +24,8 @@ export const SEGMENT_HEADER_BYTES = 16;
 export const FRAME_PREFIX_BYTES = 8;
 const NO_KEY = 0xffff;
 const MIN_BODY = 8 + 8 + 2 + 2 + 2 + 4;
+/** The body's fixed fields but the header count (which the encoded header block starts with). */
+const FIXED_BODY = MIN_BODY - 2;
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
 export interface SpooledRecord {
@@ -60,45 +62,99 @@ export function checkSegmentHeader(b: Buffer): string | null {
 
 /** Encodes one record as a frame. */
 export function encodeFrame(seq: number, topic: string, record: OutboundRecord): Buffer {
-  const topicBytes = Buffer.byteLength(topic);
+  const frame = Buffer.allocUnsafe(frameSize(topic, record));
+  writeFrame(frame, 0, seq, topic, record);
+  return frame;
+}
+
+/**
+ * Encodes consecutive records (seq, seq + 1, …) into one buffer: one allocation and one write
+ * for a whole group of `totalBytes` (the sum of their frameSize).
+ */
+export function encodeFrames(
+  firstSeq: number,
+  records: ReadonlyArray<{ readonly topic: string; readonly record: OutboundRecord }>,
+  totalBytes: number,
+): Buffer {
+  const out = Buffer.allocUnsafe(totalBytes);
+  let at = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    at = writeFrame(out, at, firstSeq + i, r.topic, r.record);
+  }
+  if (at !== totalBytes) throw new Error(`spool frames took ${at} bytes, ${totalBytes} expected`);
+  return out;
+}
+
+/** Size of the frame of a record, without encoding it. */
+export function frameSize(topic: string, record: OutboundRecord): number {
+  return (
+    FRAME_PREFIX_BYTES +
+    FIXED_BODY +
+    topicBytes(topic).length +
+    (record.key?.length ?? 0) +
+    headerBlock(record.headers).length +
+    record.value.length
+  );
+}
+
+// Records of one device topic share one headers object (the intake makes it once per topic), and
+// Kafka topics are few: their encoded bytes are kept rather than encoded for every record.
+const headerBlocks = new WeakMap<object, Buffer>();
+const topicBlocks = new Map<string, Buffer>();
+
+/** u16 headerCount, then per header: u16 nameLength, name, u32 valueLength, value. */
+function headerBlock(headers: Readonly<Record<string, Buffer>>): Buffer {
+  let block = headerBlocks.get(headers);
+  if (block !== undefined) return block;
+  const names = Object.keys(headers);
+  let size = 2;
+  for (const name of names) size += 2 + Buffer.byteLength(name) + 4 + headers[name]!.length;
+  block = Buffer.allocUnsafe(size);
+  let p = block.writeUInt16LE(names.length, 0);
+  for (const name of names) {
+    const value = headers[name]!;
+    p = block.writeUInt16LE(Buffer.byteLength(name), p);
+    p += block.write(name, p);
+    p = block.writeUInt32LE(value.length, p);
+    p += value.copy(block, p);
+  }
+  headerBlocks.set(headers, block);
+  return block;
+}
+
+function topicBytes(topic: string): Buffer {
+  let bytes = topicBlocks.get(topic);
+  if (bytes === undefined) {
+    bytes = Buffer.from(topic);
+    if (topicBlocks.size < 1024) topicBlocks.set(topic, bytes);
+  }
+  return bytes;
+}
+
+/** Writes the frame of one record at `at`; returns where it ends. */
+function writeFrame(frame: Buffer, at: number, seq: number, topic: string, record: OutboundRecord): number {
+  const tb = topicBytes(topic);
+  const hb = headerBlock(record.headers);
   const key = record.key;
-  const headerNames = Object.keys(record.headers);
-  let headersBytes = 0;
-  for (const name of headerNames)
-    headersBytes += 2 + Buffer.byteLength(name) + 4 + record.headers[name]!.length;
-  const body = MIN_BODY + topicBytes + (key?.length ?? 0) + headersBytes + record.value.length;
-  const frame = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + body);
-  let p = FRAME_PREFIX_BYTES;
-  frame.writeUInt32LE(body, 0);
+  const body = FIXED_BODY + tb.length + (key?.length ?? 0) + hb.length + record.value.length;
+  let p = at + FRAME_PREFIX_BYTES;
+  frame.writeUInt32LE(body, at);
   p = writeU64(frame, seq, p);
   p = writeU64(frame, record.timestamp, p);
-  frame.writeUInt16LE(topicBytes, p);
-  p += 2;
-  p += frame.write(topic, p);
+  p = frame.writeUInt16LE(tb.length, p);
+  p += tb.copy(frame, p);
   if (key === null) {
-    frame.writeUInt16LE(NO_KEY, p);
-    p += 2;
+    p = frame.writeUInt16LE(NO_KEY, p);
   } else {
-    frame.writeUInt16LE(key.length, p);
-    p += 2;
+    p = frame.writeUInt16LE(key.length, p);
     p += key.copy(frame, p);
   }
-  frame.writeUInt16LE(headerNames.length, p);
-  p += 2;
-  for (const name of headerNames) {
-    const value = record.headers[name]!;
-    frame.writeUInt16LE(Buffer.byteLength(name), p);
-    p += 2;
-    p += frame.write(name, p);
-    frame.writeUInt32LE(value.length, p);
-    p += 4;
-    p += value.copy(frame, p);
-  }
-  frame.writeUInt32LE(record.value.length, p);
-  p += 4;
-  record.value.copy(frame, p);
-  frame.writeUInt32LE(crc32(frame.subarray(FRAME_PREFIX_BYTES)), 4);
-  return frame;
+  p += hb.copy(frame, p);
+  p = frame.writeUInt32LE(record.value.length, p);
+  p += record.value.copy(frame, p);
+  frame.writeUInt32LE(crc32(frame.subarray(at + FRAME_PREFIX_BYTES, p)), at + 4);
+  return p;
 }
 
 export type DecodeOutcome =

@@ -39,8 +39,8 @@ import { type Checkpoint, readCheckpoint, syncDirectory, writeCheckpoint } from 
 import {
   checkSegmentHeader,
   decodeFrame,
-  encodeFrame,
-  FRAME_PREFIX_BYTES,
+  encodeFrames,
+  frameSize,
   parseSegmentName,
   SEGMENT_HEADER_BYTES,
   type SpooledRecord,
@@ -422,11 +422,9 @@ export class DiskSpool {
         this.#active.size > SEGMENT_HEADER_BYTES &&
         (this.#active.size + groupBytes > this.#o.segmentBytes ||
           (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
-      let frames: Buffer[];
       try {
         if (wantRoll) await this.#roll();
-        frames = group.map((p, i) => encodeFrame(this.#writtenSeq + 1 + i, p.topic, p.record));
-        await this.#writeAll(frames, this.#active.size);
+        await this.#writeAll([encodeFrames(this.#writtenSeq + 1, group, groupBytes)], this.#active.size);
       } catch (err) {
         this.#pendingBytes -= groupBytes;
         await this.#writeHandle.truncate(this.#active.size).catch(() => {});
@@ -439,7 +437,7 @@ export class DiskSpool {
         continue;
       }
       this.#pendingBytes -= groupBytes;
-      this.#keepInTail(group, frames, this.#writtenSeq + 1);
+      this.#keepInTail(group, groupBytes, this.#writtenSeq + 1);
       this.#active.size += groupBytes;
       this.#totalBytes += groupBytes;
       this.#writtenSeq += group.length;
@@ -459,11 +457,9 @@ export class DiskSpool {
    * Keeps a group just written (at the end of the active segment) for a reader that is caught up:
    * only when it continues the tail, or the reader's next record is its first (invariant 7).
    */
-  #keepInTail(group: readonly PendingAppend[], frames: readonly Buffer[], firstSeq: number): void {
+  #keepInTail(group: readonly PendingAppend[], bytes: number, firstSeq: number): void {
     const last = this.#tail.length > this.#tailHead ? this.#tail.at(-1)! : undefined;
     const continues = last === undefined ? this.#readNextSeq === firstSeq : last.seq + 1 === firstSeq;
-    let bytes = 0;
-    for (const f of frames) bytes += f.length;
     if (!continues || this.#tailBytes + bytes > TAIL_MAX_BYTES) {
       this.#dropTail();
       return;
@@ -472,9 +468,15 @@ export class DiskSpool {
     let offset = segment.size;
     for (let i = 0; i < group.length; i++) {
       const p = group[i]!;
-      const frame = frames[i]!.length;
-      this.#tail.push({ seq: firstSeq + i, topic: p.topic, record: p.record, bytes: frame, segment, offset });
-      offset += frame;
+      this.#tail.push({
+        seq: firstSeq + i,
+        topic: p.topic,
+        record: p.record,
+        bytes: p.bytes,
+        segment,
+        offset,
+      });
+      offset += p.bytes;
     }
     this.#tailBytes += bytes;
   }
@@ -793,11 +795,7 @@ function once(task: () => Promise<void>, cleared: () => void): Promise<void> {
 }
 
 /** Size of the frame `encodeFrame` will produce, without encoding it. */
-export function frameBytes(topic: string, record: OutboundRecord): number {
-  let n = FRAME_PREFIX_BYTES + 8 + 8 + 2 + Buffer.byteLength(topic) + 2 + (record.key?.length ?? 0) + 2 + 4;
-  for (const name in record.headers) n += 2 + Buffer.byteLength(name) + 4 + record.headers[name]!.length;
-  return n + record.value.length;
-}
+export const frameBytes = frameSize;
 
 function skipBytes(buffers: Buffer[], n: number): Buffer[] {
   let i = 0;

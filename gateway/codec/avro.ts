@@ -87,11 +87,32 @@ export class RecordDecoder {
     for (const [field, segment] of this.#fromTopic) record[field] = segments[segment];
     if (this.#setsReceivedAt) record['receivedAt'] = receivedAt;
     try {
-      return { ok: true, value: this.#type.toBuffer(record) };
+      return { ok: true, value: encodeIntoSlab(this.#type, record) };
     } catch {
       return { ok: false, reason: 'schema_mismatch', detail: describeInvalid(this.#type, record) };
     }
   }
+}
+
+// Encoded values are cut from shared slabs rather than allocated one by one (avsc's toBuffer
+// zero-fills a new buffer per record and copies into it). A slab lives as long as any value cut
+// from it: records are delivered within seconds, or read back from the spool after a restart.
+const SLAB_BYTES = 64 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabUsed = 0;
+
+/** Avro-encodes `value` into the current slab (a new one when it is full). Throws when invalid. */
+export function encodeIntoSlab(type: avro.Type, value: unknown): Buffer {
+  let end = type.encode(value, slab, slabUsed);
+  if (end < 0) {
+    // Too little room left (−end bytes missing): a fresh slab, large enough for this value.
+    slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, slab.length - slabUsed - end));
+    slabUsed = 0;
+    end = type.encode(value, slab, 0);
+  }
+  const out = slab.subarray(slabUsed, end);
+  slabUsed = end;
+  return out;
 }
 
 /** Names every field that does not fit, e.g. `speedKmh: expected double, got "fast"`. */

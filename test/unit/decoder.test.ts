@@ -24,6 +24,25 @@ const valid = {
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 describe('decoder', () => {
+  test('values encoded one after another (across slabs, with invalid ones between) each decode to their own record', () => {
+    const values: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // Long ids now and then: values of different sizes, one larger than a slab.
+      const vehicleId = i === 1500 ? 'v'.repeat(70_000) : `bus-${i}${i % 7 === 0 ? 'x'.repeat(200) : ''}`;
+      const r = decoder.decode(json({ ...valid, seq: i }), { fleetId: 'buses', vehicleId }, i);
+      assert.ok(r.ok);
+      values.push(r.value);
+      if (i % 100 === 0)
+        assert.equal(decoder.decode(json({ ...valid, speedKmh: 'fast' }), segments, 0).ok, false);
+    }
+    values.forEach((v, i) => {
+      const back = vehicle.type.fromBuffer(v) as { seq: number; deviceId: string; receivedAt: number };
+      assert.equal(back.seq, i);
+      assert.equal(back.receivedAt, i);
+      assert.ok(back.deviceId.startsWith(i === 1500 ? 'vvv' : `bus-${i}`));
+    });
+  });
+
   test('valid payload: topic segments and receive time fill their fields', () => {
     const r = decoder.decode(json(valid), segments, 1_763_800_000_123);
     assert.ok(r.ok);

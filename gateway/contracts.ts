@@ -87,4 +87,12 @@ export interface Sink {
 export type DeadLetterReason = 'invalid_json' | 'schema_mismatch' | 'no_route' | 'kafka_rejected';
 
 /** Why a message was dropped without reaching Kafka at all. Stable codes: metric labels. */
-export type DropReason = 'too_large' | 'shutdown' | 'deadletter_rejected' | 'spool_full' | 'spool_damaged';
+export type DropReason =
+  | 'too_large'
+  | 'topic_too_long'
+  | 'topic_too_many_levels'
+  | 'rate_limited'
+  | 'shutdown'
+  | 'deadletter_rejected'
+  | 'spool_full'
+  | 'spool_damaged';

@@ -18,6 +18,7 @@ import type { Intake, Settle } from '../contracts.ts';
 import { rateLimited } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { createConnectionGuard } from './guard.ts';
+import { prefillPacketLengthCache } from './packet-cache.ts';
 
 export interface BrokerOptions {
   readonly host: string;
@@ -38,7 +39,7 @@ export interface BrokerSource {
 }
 
 export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
-  const { intake, log, metrics } = opts;
+  const { intake, log } = opts;
   /** QoS 2 message ids of each client being spooled, with the callbacks of their retransmissions. */
   const qos2InFlight = new WeakMap<Client, Map<number, Settle[]>>();
 
@@ -112,6 +113,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
     );
   }
 
+  prefillPacketLengthCache();
   const broker = await Aedes.createBroker({
     authorizePublish,
     connectTimeout: opts.connectTimeoutMs,

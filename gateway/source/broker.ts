@@ -19,6 +19,7 @@ import { rateLimited } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { createConnectionGuard } from './guard.ts';
 import { prefillPacketLengthCache } from './packet-cache.ts';
+import { storeQos2WithoutPayload } from './qos2-store.ts';
 
 export interface BrokerOptions {
   readonly host: string;
@@ -119,6 +120,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
     connectTimeout: opts.connectTimeoutMs,
     drainTimeout: opts.limits.drainTimeoutMs,
   });
+  storeQos2WithoutPayload(broker);
 
   const logClientError = rateLimited(10_000, (suppressed) => log.debug({ suppressed }, 'client errors'));
   broker.on('clientError', (_client: Client, err: Error) => {

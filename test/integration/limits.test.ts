@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { MqttClient } from 'mqtt';
 import mqtt from 'mqtt';
 import type { Gateway } from '../../gateway/main.ts';
@@ -26,6 +28,9 @@ function mqttConfig(limits: Record<string, unknown>, extra: Record<string, unkno
 
 const metric = (gateway: Gateway, name: string, labels: Record<string, string> = {}) =>
   metricValue(gateway.metrics.registry, name, labels);
+
+v8.setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const id = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
@@ -384,4 +389,54 @@ describe('MQTT source limits', () => {
     // Still up and taking messages after all that.
     await assertInKafka(gateway, topics, await honest(url, 'factory', 10));
   });
+
+  test('QoS 2 messages waiting for PUBREL do not keep their payloads in memory', async (t) => {
+    const { gateway, topics } = await startTestGateway(t, mqttConfig({}));
+    const deviceId = id('qos2');
+    const conn = await RawConnection.open(gateway.mqtt.port);
+    t.after(() => conn.destroy());
+    conn.connect(deviceId, { clean: false });
+    assert.ok(await conn.waitFor('connack'));
+    await settleGc();
+    const before = process.memoryUsage().arrayBuffers;
+    const count = 400;
+    const sent: SentMessage[] = [];
+    for (let seq = 1; seq <= count; seq++) {
+      const payload = readingFor('vehicle', seq, Date.now());
+      const topic = topicFor('vehicle', deviceId);
+      sent.push({ fleet: 'vehicle', deviceId, topic, payload });
+      // 50 KB each, one socket read each; never a PUBREL.
+      conn.send({
+        cmd: 'publish',
+        topic,
+        qos: 2,
+        messageId: seq,
+        dup: false,
+        retain: false,
+        payload: JSON.stringify(payload) + ' '.repeat(50_000),
+      });
+      await sleep(2);
+    }
+    await waitFor(
+      () => conn.received.filter((p) => p.cmd === 'pubrec').length === count,
+      20_000,
+      'every PUBREC',
+    );
+    await settleGc();
+    const grownMiB = (process.memoryUsage().arrayBuffers - before) / 1024 / 1024;
+    // Holding the payloads (each pinning its socket read) would be 20 MB or more.
+    assert.ok(
+      grownMiB < 8,
+      `buffer memory grew by ${grownMiB.toFixed(1)} MiB with ${count} messages awaiting PUBREL`,
+    );
+    await assertInKafka(gateway, topics, sent);
+  });
 });
+
+/** Full collections until freed buffers are swept (that part runs in the background). */
+async function settleGc(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    gc();
+    await sleep(20);
+  }
+}

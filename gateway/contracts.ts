@@ -99,6 +99,9 @@ export type DeadLetterReason = 'invalid_json' | 'schema_mismatch' | 'no_route' |
 /** Why a message was dropped without reaching Kafka at all. Stable codes: metric labels. */
 export type DropReason =
   | 'too_large'
+  | 'topic_too_long'
+  | 'topic_too_many_levels'
+  | 'rate_limited'
   | 'shutdown'
   | 'deadletter_rejected'
   | 'spool_full'

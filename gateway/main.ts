@@ -288,6 +288,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       security: setup.security,
       maxPacketBytes: config.mqtt.maxPacketBytes,
       connectTimeoutMs: config.mqtt.connectTimeoutMs,
+      limits: config.mqtt.limits,
       intake,
       log: sourceLog,
       metrics,

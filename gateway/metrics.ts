@@ -22,12 +22,27 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
 ];
 export const DROP_REASONS: readonly DropReason[] = [
   'too_large',
+  'topic_too_long',
+  'topic_too_many_levels',
+  'rate_limited',
   'spool_full',
   'spool_damaged',
   'shutdown',
   'deadletter_rejected',
   'unauthorized',
 ];
+
+/** Why the source refused or closed a connection (weir_source_connections_refused_total). */
+export type RefusalReason = 'max_connections' | 'connect_timeout' | 'keepalive' | 'max_subscriptions';
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  'max_connections',
+  'connect_timeout',
+  'keepalive',
+  'max_subscriptions',
+];
+/** What the source did with a PUBLISH over its connection's rate (weir_source_rate_limited_total). */
+export type RateLimitAction = 'slow' | 'disconnect';
+export const RATE_LIMIT_ACTIONS: readonly RateLimitAction[] = ['slow', 'disconnect'];
 
 /** Messages and payload bytes received on one route, indexed by QoS. */
 export interface RouteTraffic {
@@ -110,6 +125,24 @@ export function createMetrics(opts: MetricsOptions) {
     'MQTT logins refused, by reason.',
     AUTH_FAILURE_REASONS,
   );
+  const connectionsRefused = reasonTally(
+    registers,
+    'weir_source_connections_refused_total',
+    'MQTT connections refused or closed by a limit, by reason.',
+    REFUSAL_REASONS,
+  );
+  const rateLimited = labelTally(
+    registers,
+    'weir_source_rate_limited_total',
+    'PUBLISH packets over their connection rate, by action (slow: held back; disconnect: connection closed).',
+    'action',
+    RATE_LIMIT_ACTIONS,
+  );
+  const subscriberSkipped = simpleTally(
+    registers,
+    'weir_source_subscriber_skipped_total',
+    'Messages not delivered to an MQTT subscriber because it did not read its socket.',
+  );
   const kafkaRecords = simpleTally(
     registers,
     'weir_kafka_records_total',
@@ -159,6 +192,9 @@ export function createMetrics(opts: MetricsOptions) {
     deadLetters,
     dropped,
     authFailures,
+    connectionsRefused,
+    rateLimited,
+    subscriberSkipped,
     kafkaRecords,
     kafkaSendSeconds,
     kafkaBatchRecords,
@@ -191,23 +227,35 @@ function reasonTally<K extends string>(
   help: string,
   reasons: readonly K[],
 ): Tally<K> {
-  const counts = Object.fromEntries(reasons.map((r) => [r, 0])) as Record<K, number>;
-  new Counter({
-    name,
-    help,
-    labelNames: ['reason'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const reason of reasons) this.inc({ reason }, counts[reason]);
-    },
-  });
+  const counts = labelTally(registers, name, help, 'reason', reasons);
   return {
     counts,
     inc(labels, n = 1) {
       counts[labels.reason] += n;
     },
   };
+}
+
+/** A counter with one label, kept as plain numbers per value: the hot path adds to `counts[value]`. */
+function labelTally<K extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  label: string,
+  values: readonly K[],
+): Record<K, number> {
+  const counts = Object.fromEntries(values.map((r) => [r, 0])) as Record<K, number>;
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers,
+    collect() {
+      this.reset();
+      for (const value of values) this.inc({ [label]: value }, counts[value]);
+    },
+  });
+  return counts;
 }
 
 function simpleTally(registers: Registry[], name: string, help: string): SimpleTally {

@@ -18,8 +18,9 @@ export function writeGatewayConfig(o: {
 }): string {
   const config = {
     gatewayId: 'weir-bench',
-    mqtt: { host: '127.0.0.1', port: 0 },
-    // Loopback only, and the load generator has no logins: what is measured is the pipeline.
+    // Loopback only, and the load generator has no logins: what is measured is the pipeline. Its
+    // connections publish far faster than a device may by default (mqtt.limits.publishRate).
+    mqtt: { host: '127.0.0.1', port: 0, limits: { publishRate: { ratePerSecond: 0 } } },
     auth: 'none',
     kafka: {
       brokers: o.brokers,

@@ -126,6 +126,94 @@ export const aclSchema = z
     'Authorization. Publishing is always limited to topics whose key segment is the device id (when devices log in).',
   );
 
+const LIMITS_DEFAULTS = {
+  maxConnections: 20_000,
+  minKeepaliveSeconds: 0,
+  maxKeepaliveSeconds: 3600,
+  maxTopicBytes: 1024,
+  maxTopicLevels: 32,
+  maxSubscriptions: 100,
+  drainTimeoutMs: 10_000,
+  publishRate: { ratePerSecond: 1000, burst: 2000, whenExceeded: 'slow' as const },
+};
+
+export const limitsSchema = z
+  .strictObject({
+    maxConnections: z
+      .int()
+      .positive()
+      .default(LIMITS_DEFAULTS.maxConnections)
+      .describe('Open MQTT connections at most (all listeners); a socket beyond it is closed at once.'),
+    minKeepaliveSeconds: z
+      .int()
+      .min(0)
+      .max(65_535)
+      .default(LIMITS_DEFAULTS.minKeepaliveSeconds)
+      .describe(
+        'A CONNECT with a shorter keepalive is refused (the connection closed). 0 accepts keepalive 0 (none); 1 or more refuses it.',
+      ),
+    maxKeepaliveSeconds: z
+      .int()
+      .min(1)
+      .max(65_535)
+      .default(LIMITS_DEFAULTS.maxKeepaliveSeconds)
+      .describe('A CONNECT with a longer keepalive is refused (the connection closed).'),
+    maxTopicBytes: z
+      .int()
+      .min(1)
+      .max(65_535)
+      .default(LIMITS_DEFAULTS.maxTopicBytes)
+      .describe(
+        'Longest PUBLISH (and will) topic, in UTF-8 bytes. A longer one closes that connection; counted as topic_too_long.',
+      ),
+    maxTopicLevels: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(LIMITS_DEFAULTS.maxTopicLevels)
+      .describe(
+        'Most levels (a/b/c is 3) in a PUBLISH (and will) topic. More closes that connection; counted as topic_too_many_levels.',
+      ),
+    maxSubscriptions: z
+      .int()
+      .min(0)
+      .default(LIMITS_DEFAULTS.maxSubscriptions)
+      .describe(
+        'Topic filters one connection may subscribe to; a SUBSCRIBE beyond it closes the connection. Deliveries to subscribers are QoS 0.',
+      ),
+    drainTimeoutMs: z
+      .int()
+      .positive()
+      .default(LIMITS_DEFAULTS.drainTimeoutMs)
+      .describe('A connection that does not read what weir writes to it (PUBACKs) for this long is closed.'),
+    publishRate: z
+      .strictObject({
+        ratePerSecond: z
+          .number()
+          .min(0)
+          .default(LIMITS_DEFAULTS.publishRate.ratePerSecond)
+          .describe('PUBLISH packets per second one connection may send on average (0: no limit).'),
+        burst: z
+          .int()
+          .min(1)
+          .default(LIMITS_DEFAULTS.publishRate.burst)
+          .describe('PUBLISH packets one connection may send at once above the rate.'),
+        whenExceeded: z
+          .enum(['slow', 'disconnect'])
+          .default(LIMITS_DEFAULTS.publishRate.whenExceeded)
+          .describe(
+            'Over the rate: slow stops reading from that socket until the rate is met (TCP backpressure; nothing lost); disconnect closes the connection. Counted in weir_source_rate_limited_total.',
+          ),
+      })
+      .default(LIMITS_DEFAULTS.publishRate),
+  })
+  .refine((l) => l.minKeepaliveSeconds <= l.maxKeepaliveSeconds, {
+    message: 'minKeepaliveSeconds must not exceed maxKeepaliveSeconds',
+  })
+  .default(LIMITS_DEFAULTS);
+
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+
 export const mqttSchema = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0').describe('Address the MQTT listener binds to.'),
@@ -151,6 +239,7 @@ export const mqttSchema = z
       .describe('A socket that has not sent CONNECT within this time is closed.'),
     tls: mqttTlsSchema,
     websocket: mqttWebSocketSchema,
+    limits: limitsSchema,
   })
   .default({
     host: '0.0.0.0',
@@ -160,6 +249,7 @@ export const mqttSchema = z
     connectTimeoutMs: 30_000,
     tls: TLS_DEFAULTS,
     websocket: WEBSOCKET_DEFAULTS,
+    limits: LIMITS_DEFAULTS,
   });
 
 const brokerAddress = z

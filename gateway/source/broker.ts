@@ -3,7 +3,7 @@
 // awaits *before* it writes a QoS 1 PUBACK — so the intake decides when a device is acknowledged,
 // and a late callback is backpressure: aedes reads nothing more from that connection until every
 // packet of the previous read is called back. Logins and subscriptions go through auth.ts.
-import type { Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthorizePublishHandler, type Client } from 'aedes';
 
 type PublishPacket = Parameters<AuthorizePublishHandler>[1];
@@ -13,17 +13,22 @@ interface AedesWithPersistence {
 }
 
 import type { Logger } from 'pino';
+import type { LimitsConfig } from '../config/schema.ts';
 import type { Intake, Settle } from '../contracts.ts';
 import { rateLimited } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { type SourceSecurity, securityHooks } from './auth.ts';
+import { createConnectionGuard } from './guard.ts';
 import { type ConnectionInfo, type Listener, type ListenerSpec, startListeners } from './listeners.ts';
+import { prefillPacketLengthCache } from './packet-cache.ts';
+import { storeQos2WithoutPayload } from './qos2-store.ts';
 
 export interface BrokerOptions {
   readonly listeners: readonly ListenerSpec[];
   readonly security: SourceSecurity;
   readonly maxPacketBytes: number;
   readonly connectTimeoutMs: number;
+  readonly limits: LimitsConfig;
   readonly intake: Intake;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -43,8 +48,6 @@ export interface BrokerSource {
 
 export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
   const { intake, log, metrics } = opts;
-  /** Publishes of each client handed to the intake and not yet called back. */
-  const pending = new WeakMap<Client, { count: number }>();
   /** QoS 2 message ids of each client being spooled, with the callbacks of their retransmissions. */
   const qos2InFlight = new WeakMap<Client, Map<number, Settle[]>>();
   /** What the transport said about each client's connection (address, certificate). */
@@ -57,12 +60,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
     // weir is an ingestion point, not a message store: a retained flag would make aedes keep
     // every device's last message in memory.
     packet.retain = false;
-    const state = pending.get(client);
-    if (state !== undefined) state.count++;
-    const settle: Settle = (err) => {
-      if (state !== undefined) state.count--;
-      callback(err ?? null);
-    };
+    const settle: Settle = (err) => callback(err ?? null);
     if (packet.qos === 2 && packet.messageId !== undefined) {
       acceptQos2(client, packet.messageId, packet.dup, (done) => accept(client, packet, done), settle);
     } else {
@@ -127,13 +125,16 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
     );
   }
 
+  prefillPacketLengthCache();
   const broker = await Aedes.createBroker({
     authorizePublish,
     preConnect: hooks.preConnect,
     authenticate: hooks.authenticate,
     authorizeSubscribe: hooks.authorizeSubscribe,
     connectTimeout: opts.connectTimeoutMs,
+    drainTimeout: opts.limits.drainTimeoutMs,
   });
+  storeQos2WithoutPayload(broker);
 
   const logClientError = rateLimited(10_000, (suppressed) => log.debug({ suppressed }, 'client errors'));
   broker.on('clientError', (_client: Client, err: Error) => {
@@ -141,23 +142,12 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
     logClientError();
   });
 
-  const logTooLarge = rateLimited(10_000, (suppressed) =>
-    log.warn(
-      { maxPacketBytes: opts.maxPacketBytes, suppressed },
-      'closed a connection that sent a packet over the size limit',
-    ),
-  );
-  /** Every listener's connections take the same path: gated reads and the packet size limit. */
-  const handleConnection = (stream: Readable, info: ConnectionInfo) => {
-    const client = broker.handle(stream as Parameters<typeof broker.handle>[0]);
-    connections.set(client, info);
-    const state = { count: 0 };
-    pending.set(client, state);
-    readOnlyWhenSettled(client, stream, state);
-    limitPacketSize(client, opts.maxPacketBytes, () => {
-      metrics.dropped.inc({ reason: 'too_large' });
-      logTooLarge();
-    });
+  // Every listener hands its connections to the guard: connection cap, packet, topic, keepalive
+  // and rate limits, and the read gating that turns a slow spool into TCP backpressure.
+  const guard = createConnectionGuard(broker, { ...opts, log });
+  const handleConnection = (stream: Duplex, info: ConnectionInfo) => {
+    const client = guard.accept(stream);
+    if (client !== null) connections.set(client, info);
   };
   let listeners: Listener[];
   try {
@@ -177,49 +167,4 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerSource> {
       await closed;
     },
   };
-}
-
-/**
- * Backpressure. aedes 1.x dispatches every packet of a socket read concurrently and means to read
- * the next chunk only when all of them are done — but its 'readable' listener calls the same
- * `nextBatch` that packet completions call, and each call counts as one completion. So new data
- * on the socket triggers a read while publishes of the previous chunk still wait for the spool,
- * and a device that keeps sending is read without limit. Here the 'readable' event reaches aedes
- * only while none of this client's publishes is waiting; the completion of the last one makes
- * aedes read on its own. Unread data then stays in the socket: the device sees TCP backpressure.
- */
-function readOnlyWhenSettled(client: Client, socket: Readable, state: { count: number }): void {
-  const nextBatch = (client as unknown as { _nextBatch: () => void })._nextBatch;
-  if (typeof nextBatch !== 'function' || !socket.listeners('readable').includes(nextBatch)) {
-    throw new Error('aedes internals changed: cannot gate socket reads (check the aedes version)');
-  }
-  socket.removeListener('readable', nextBatch);
-  socket.on('readable', () => {
-    if (state.count === 0) nextBatch();
-  });
-}
-
-/**
- * aedes 1.x has no maximum packet size for MQTT 3.1.1. mqtt-packet's parser reads the remaining
- * length before it buffers the body, so checking there refuses an oversize packet — or a forged
- * 256 MB length — before any of its body is held in memory. Only that connection is closed.
- */
-function limitPacketSize(client: Client, maxBytes: number, onTooLarge: () => void): void {
-  const parser = (client as unknown as { _parser: ParserInternals })._parser;
-  const parseLength = parser._parseLength;
-  parser._parseLength = function (this: ParserInternals): boolean {
-    const done = parseLength.call(this);
-    if (done && this.packet.length > maxBytes) {
-      onTooLarge();
-      this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the limit of ${maxBytes}`));
-      return false;
-    }
-    return done;
-  };
-}
-
-interface ParserInternals {
-  packet: { length: number };
-  _parseLength(this: ParserInternals): boolean;
-  _emitError(err: Error): void;
 }

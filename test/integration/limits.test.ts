@@ -261,13 +261,14 @@ describe('MQTT source limits', () => {
   test('a device flooding at 10x its rate and devices that stop reading do not slow the others', {
     timeout: 60_000,
   }, async (t) => {
-    const { gateway, topics, url } = await startTestGateway(
-      t,
-      mqttConfig({
+    const { gateway, topics, url } = await startTestGateway(t, {
+      ...mqttConfig({
         drainTimeoutMs: 4000,
         publishRate: { ratePerSecond: 50, burst: 50, whenExceeded: 'slow' },
       }),
-    );
+      // Subscriptions are refused unless a rule allows them: this one lets anyone read everything.
+      acl: { subscribe: [{ pattern: '#' }] },
+    });
     const padded = (fleet: Fleet, seq: number, bytes: number) =>
       JSON.stringify(readingFor(fleet, seq, Date.now())) + ' '.repeat(bytes); // still valid JSON
 

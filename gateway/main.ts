@@ -88,11 +88,11 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
 
   const sink =
     opts.sink ??
-    createKafkaSink({
+    (await createKafkaSink({
       kafka: config.kafka,
       topics: [...routes.map((r) => r.kafkaTopic), config.kafka.deadLetterTopic],
       log: log.child({ stage: 'sink' }),
-    });
+    }));
 
   const batcher = new Batcher(config.batch);
   metrics.gauge(

@@ -110,15 +110,16 @@ function missing(cause: unknown): WeirError {
     }
   })();
   const what = present
-    ? `${RDKAFKA_MODULE} is installed but its native addon does not load`
-    : `${RDKAFKA_MODULE} is not installed`;
+    ? `${RDKAFKA_MODULE} is installed but its native addon does not load (built for another Node version?)`
+    : `${RDKAFKA_MODULE} is not installed (its build failed or was skipped at install time)`;
+  const fix = present ? `\`npm rebuild ${RDKAFKA_MODULE}\`` : '`npm ci` (or `npm install`) again';
   return new WeirError(
     'WEIR_KAFKA_CLIENT_MISSING',
-    `kafka.client is rdkafka, but ${what}. It is an optional dependency built from source at ` +
-      'install time: install a C/C++ toolchain, make, python3 and the librdkafka build libraries ' +
-      '(Debian: build-essential python3 libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev), ' +
-      `then run \`npm rebuild ${RDKAFKA_MODULE}\` (or \`npm ci\` again) in weir's folder; ` +
-      'or choose kafka.client: kafkajs or platformatic, which need no build.',
+    `kafka.client is rdkafka, but ${what}. It is an optional dependency built from source: install ` +
+      'a C/C++ toolchain, make, python3 and the librdkafka build libraries (Debian: build-essential ' +
+      `python3 libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev), then run ${fix} in ` +
+      "weir's folder with the Node that runs weir; or choose kafka.client: kafkajs or platformatic, " +
+      'which need no build.',
     { cause },
   );
 }

@@ -227,7 +227,13 @@ export class RdkafkaSink implements Sink {
     if (pending.remaining > 0) {
       // Delivery reports arrive through poll(); message.timeout.ms bounds them, the timer is a
       // safety net should the client go away with reports outstanding.
-      const poll = setInterval(() => producer.poll(), POLL_MS);
+      const poll = setInterval(() => {
+        try {
+          producer.poll();
+        } catch {
+          // Disconnected under the send (close() before the drain ended): the timer below ends it.
+        }
+      }, POLL_MS);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#o.requestTimeoutMs + REPORT_GRACE_MS);

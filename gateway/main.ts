@@ -107,12 +107,12 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
 
   const sink =
     opts.sink ??
-    createKafkaSink({
+    (await createKafkaSink({
       kafka: config.kafka,
       topics: [...routes.map((r) => r.kafkaTopic), config.kafka.deadLetterTopic],
       security: loaded.kafkaSecurity,
       log: log.child({ stage: 'sink' }),
-    });
+    }));
   for (const warning of loaded.warnings) log.warn(warning);
 
   const batcher = new Batcher(config.batch);

@@ -8,7 +8,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Kafka client adapters (gateway/sinks/kafka/). */
-export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic', 'rdkafka'] as const;
 
 const port = z.int().min(0).max(65_535);
 
@@ -350,11 +350,16 @@ export const kafkaSchema = z.strictObject({
   client: z
     .enum(KAFKA_CLIENTS)
     .default('kafkajs')
-    .describe('Kafka client library behind the sink (see the README for how they measure).'),
+    .describe(
+      'Kafka client library behind the sink: kafkajs or platformatic (pure JavaScript), or rdkafka ' +
+        '(node-rdkafka on librdkafka, an optional native build; see the README).',
+    ),
   compression: z
     .enum(['none', 'gzip', 'zstd'])
     .default('none')
-    .describe('Compression of produced batches. zstd uses the codec built into Node.'),
+    .describe(
+      "Compression of produced batches. zstd uses the codec built into Node (librdkafka's own with rdkafka).",
+    ),
   requestTimeoutMs: z
     .int()
     .positive()

@@ -17,7 +17,7 @@ describe('full batches fit the broker', () => {
     test(`${client}: batches filled to the default batch.maxBytes are accepted`, async (t) => {
       const topic = `batch-size.${client}.${randomUUID().slice(0, 8)}`;
       const kafka = kafkaSchema.parse({ brokers: testKafkaBrokers(), client });
-      const sink = createKafkaSink({ kafka, topics: [topic], log: pino({ level: 'silent' }) });
+      const sink = await createKafkaSink({ kafka, topics: [topic], log: pino({ level: 'silent' }) });
       t.after(() => sink.close());
       await sink.connect();
       const batcher = new Batcher({ ...batchSchema.parse({}), lingerMs: 60_000 });

@@ -1,10 +1,13 @@
 // Picks the Kafka client adapter named by `kafka.client`. Every adapter passes the same contract
-// suite (test/integration/sink-contract.test.ts) against the real broker.
+// suite (test/integration/sink-contract.test.ts) against the real broker. node-rdkafka is an
+// optional native dependency: it is loaded only when chosen, and its absence fails start-up here
+// (WEIR_KAFKA_CLIENT_MISSING) rather than at the first connect.
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
 import type { Sink } from '../../contracts.ts';
 import { KafkajsSink } from './kafkajs.ts';
 import { PlatformaticSink } from './platformatic.ts';
+import { loadRdkafka } from './rdkafka-lib.ts';
 import { type KafkaSecurity, NO_SECURITY } from './security.ts';
 
 export interface KafkaSinkOptions {
@@ -16,7 +19,12 @@ export interface KafkaSinkOptions {
   readonly security?: KafkaSecurity;
 }
 
-export function createKafkaSink({ kafka, topics, log, security = NO_SECURITY }: KafkaSinkOptions): Sink {
+export async function createKafkaSink({
+  kafka,
+  topics,
+  log,
+  security = NO_SECURITY,
+}: KafkaSinkOptions): Promise<Sink> {
   const opts = {
     brokers: kafka.brokers,
     clientId: kafka.clientId,
@@ -34,5 +42,9 @@ export function createKafkaSink({ kafka, topics, log, security = NO_SECURITY }: 
       return new KafkajsSink(opts);
     case 'platformatic':
       return new PlatformaticSink(opts);
+    case 'rdkafka': {
+      const [lib, { RdkafkaSink }] = await Promise.all([loadRdkafka(), import('./rdkafka.ts')]);
+      return new RdkafkaSink(lib, opts);
+    }
   }
 }

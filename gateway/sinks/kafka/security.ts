@@ -17,12 +17,15 @@ export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 export const CLIENT_SASL_MECHANISMS: Readonly<Record<KafkaClientName, readonly SaslMechanism[]>> = {
   kafkajs: ['plain', 'scram-sha-256', 'scram-sha-512'],
   platformatic: ['plain', 'scram-sha-256', 'scram-sha-512'],
+  rdkafka: ['plain', 'scram-sha-256', 'scram-sha-512'],
 };
 
 /** Whether a client can check the brokers' certificates against a name other than their host. */
 export const CLIENT_TLS_SERVERNAME: Readonly<Record<KafkaClientName, boolean>> = {
   kafkajs: true,
   platformatic: true,
+  // librdkafka checks the broker's certificate against the host it connects to, nothing else.
+  rdkafka: false,
 };
 
 /** A secret value: prints, inspects and serialises as [redacted]; `reveal()` hands it to a client. */

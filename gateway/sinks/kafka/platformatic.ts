@@ -106,9 +106,11 @@ export class PlatformaticSink implements Sink {
   }
 
   async #produce(batches: readonly Batch[]): Promise<void> {
+    // A producer given up on (below) is replaced by the next send.
+    if (this.#producer === null && !this.#closed) await this.connect();
     const producer = this.#producer;
     if (producer === null) throw notConnected();
-    await producer.send({
+    const sent = producer.send({
       messages: batches.flatMap((b) =>
         b.records.map((r) => ({
           topic: b.topic,
@@ -119,6 +121,35 @@ export class PlatformaticSink implements Sink {
         })),
       ),
     });
+    // The client's own request timeout does not end a send to a hung broker (sockets open,
+    // nothing answered: about 120 s here). Past the deadline the send is given up — `retry` for
+    // the forwarder — and the producer replaced; what Kafka may still have written of it comes
+    // back as a duplicate, never a loss.
+    const deadlineMs = 2 * this.#o.requestTimeoutMs + 1_000;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka did not answer a produce within ${deadlineMs} ms`, {
+              retriable: true,
+            }),
+          ),
+        deadlineMs,
+      );
+    });
+    try {
+      await Promise.race([sent, expired]);
+    } catch (err) {
+      if (err instanceof WeirError && err.code === 'WEIR_KAFKA_TIMEOUT') {
+        sent.catch(() => {});
+        if (this.#producer === producer) this.#producer = null;
+        void producer.close(true).catch(() => {});
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The client wants header names as Buffers; names repeat, so theirs are made once. */

@@ -5,7 +5,7 @@
 // its own process, running through all phases.
 //
 //   node benchmarks/outage.ts [--quick] [--rate 10000] [--outage-ms 120000] [--mode stop|freeze]
-//     [--client kafkajs]
+//     [--client platformatic]
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +25,7 @@ const values = parseCaseArgs({
   'after-ms': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
   mode: { type: 'string', default: 'stop' },
-  client: { type: 'string', default: 'kafkajs' },
+  client: { type: 'string', default: 'platformatic' },
 });
 const quick = values.quick;
 const RATE = num(values.rate, quick ? 5000 : 10_000);

@@ -6,38 +6,15 @@
 // enough. If WEIR_TEST_KAFKA_BROKERS is already set, that broker is used and nothing is started.
 // If Kafka cannot start, globalSetup throws and the run fails: tests are never skipped for it.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
-import { LocalKafkaError, startKafka, stopKafka } from '../tools/kafka/local-kafka.ts';
+import { freePorts, LocalKafkaError, startKafka, stopKafka } from '../tools/kafka/local-kafka.ts';
 import { TEST_KAFKA_BROKERS_ENV, TEST_KAFKA_DIR_ENV } from './helpers/kafka.ts';
 
 let startedDir: string | undefined;
 
 const say = (line: string) => process.stderr.write(`global-setup: ${line}\n`);
-
-/** `count` distinct ports that were free on 127.0.0.1 a moment ago. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, resolve);
-      });
-    }
-    return servers.map((s) => {
-      const address = s.address();
-      if (address === null || typeof address === 'string') throw new Error('no port');
-      return address.port;
-    });
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-}
 
 export async function globalSetup(): Promise<void> {
   const given = process.env[TEST_KAFKA_BROKERS_ENV]?.trim();

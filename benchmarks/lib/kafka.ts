@@ -2,12 +2,12 @@
 // in a fresh state dir on free ports, or one already running (--kafka-dir DIR of a local broker,
 // or --kafka-brokers LIST). The outage case stops and restarts it, so it needs a state dir.
 import { readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import process from 'node:process';
 import type { Admin } from 'kafkajs';
 import { kafkaClient, prepareAppendTimeTopics, withAdmin } from '../../device-sim/kafka.ts';
 import {
+  freePorts,
   ignoreKafkajsNegativeTimeoutWarnings,
   startKafka,
   stopKafka,
@@ -29,23 +29,6 @@ export interface BenchKafka {
   thaw(): Promise<void>;
   /** Stops it if this run started it. */
   close(): Promise<void>;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, resolve);
-      });
-    }
-    return servers.map((s) => (s.address() as { port: number }).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
 }
 
 const say = (line: string) => process.stderr.write(`bench kafka: ${line}\n`);

@@ -109,7 +109,8 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   };
 }
 
-function answers(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     socket.once('connect', () => {

@@ -19,27 +19,39 @@ export const PRODUCER_STATE_ERRORS: ReadonlySet<string> = new Set([
   'INVALID_PRODUCER_EPOCH',
 ]);
 
+/** The fields client errors carry, whichever library threw them. */
+export interface ClientErrorFields {
+  readonly name?: unknown;
+  readonly code?: unknown;
+  readonly type?: unknown;
+  readonly apiId?: unknown;
+}
+
 /**
- * The Kafka protocol error name inside a client error (kafkajs: `type`; @platformatic/kafka:
- * `apiId`), looking through `cause`, `errors` and `originalError`.
+ * An error and every error inside it (`cause`, `originalError`, `errors`), breadth first, each
+ * once: client libraries wrap the protocol error at different depths.
  */
-export function kafkaErrorType(err: unknown): string | null {
+export function* errorChain(err: unknown): Generator<ClientErrorFields & object> {
   const seen = new Set<unknown>();
   const queue: unknown[] = [err];
   while (queue.length > 0) {
     const e = queue.shift();
     if (e === null || typeof e !== 'object' || seen.has(e)) continue;
     seen.add(e);
-    const o = e as {
-      type?: unknown;
-      apiId?: unknown;
-      cause?: unknown;
-      errors?: unknown;
-      originalError?: unknown;
-    };
-    for (const name of [o.type, o.apiId]) if (typeof name === 'string' && /^[A-Z_]+$/.test(name)) return name;
+    yield e as ClientErrorFields;
+    const o = e as { cause?: unknown; errors?: unknown; originalError?: unknown };
     queue.push(o.cause, o.originalError);
     if (Array.isArray(o.errors)) queue.push(...o.errors);
+  }
+}
+
+/**
+ * The Kafka protocol error name inside a client error (kafkajs: `type`; @platformatic/kafka:
+ * `apiId`), looking through `cause`, `errors` and `originalError`.
+ */
+export function kafkaErrorType(err: unknown): string | null {
+  for (const o of errorChain(err)) {
+    for (const name of [o.type, o.apiId]) if (typeof name === 'string' && /^[A-Z_]+$/.test(name)) return name;
   }
   return null;
 }

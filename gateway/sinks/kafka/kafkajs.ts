@@ -4,27 +4,14 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
-import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { notConnected, produceOutcomes } from './errors.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
-import { type KafkaSecurity, kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
+import type { KafkaAdapterOptions } from './options.ts';
+import { kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
 
-export interface KafkajsSinkOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly compression: 'none' | 'gzip' | 'zstd';
-  readonly requestTimeoutMs: number;
-  readonly connectionTimeoutMs: number;
-  /** Topics to create at connect time when missing (empty: create none). */
-  readonly createTopics: readonly string[];
-  readonly partitions: number;
-  readonly replicationFactor: number;
-  /** SASL and TLS (security.ts); default: neither. */
-  readonly security?: KafkaSecurity;
-  readonly log: Logger;
-}
+export type KafkajsSinkOptions = KafkaAdapterOptions;
 
 // kafkajs is CommonJS; Node cannot see all of its named exports from ESM.
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;

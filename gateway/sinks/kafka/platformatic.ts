@@ -2,25 +2,13 @@
 // Same contract as the kafkajs adapter: one call in flight (the forwarder serialises), one
 // outcome per batch, never throws; short client retries, the forwarder owns the backoff.
 import { Admin, compatibilityPartitioner, Producer } from '@platformatic/kafka';
-import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { kafkaErrorType, notConnected, produceOutcomes } from './errors.ts';
-import { type KafkaSecurity, NO_SECURITY, platformaticSecurity, securityError } from './security.ts';
+import type { KafkaAdapterOptions } from './options.ts';
+import { NO_SECURITY, platformaticSecurity, securityError } from './security.ts';
 
-export interface PlatformaticSinkOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly compression: 'none' | 'gzip' | 'zstd';
-  readonly requestTimeoutMs: number;
-  readonly connectionTimeoutMs: number;
-  readonly createTopics: readonly string[];
-  readonly partitions: number;
-  readonly replicationFactor: number;
-  /** SASL and TLS (security.ts); default: neither. */
-  readonly security?: KafkaSecurity;
-  readonly log: Logger;
-}
+export type PlatformaticSinkOptions = KafkaAdapterOptions;
 
 export class PlatformaticSink implements Sink {
   readonly name = 'platformatic';

@@ -2,11 +2,11 @@
 // murmur2 partitioner. Every record gets a delivery report; a batch's outcome is read from the
 // reports of its own records, so a refused batch is isolated without resending the others.
 // message.timeout.ms bounds a send, so an outage ends in `retry` and the forwarder owns the backoff.
-import type { Logger } from 'pino';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { rateLimited } from '../../log.ts';
 import { notConnected, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
+import type { KafkaAdapterOptions } from './options.ts';
 import {
   ERR_AUTHENTICATION,
   ERR_FATAL,
@@ -17,22 +17,9 @@ import {
   type RdkafkaError,
   type RdkafkaProducer,
 } from './rdkafka-lib.ts';
-import { type KafkaSecurity, librdkafkaSecurity, NO_SECURITY } from './security.ts';
+import { librdkafkaSecurity, NO_SECURITY } from './security.ts';
 
-export interface RdkafkaSinkOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly compression: 'none' | 'gzip' | 'zstd';
-  readonly requestTimeoutMs: number;
-  readonly connectionTimeoutMs: number;
-  /** Topics to create at connect time when missing (empty: create none). */
-  readonly createTopics: readonly string[];
-  readonly partitions: number;
-  readonly replicationFactor: number;
-  /** SASL and TLS (security.ts); default: neither. */
-  readonly security?: KafkaSecurity;
-  readonly log: Logger;
-}
+export type RdkafkaSinkOptions = KafkaAdapterOptions;
 
 /** How often delivery reports are collected while a send waits for them. */
 const POLL_MS = 2;

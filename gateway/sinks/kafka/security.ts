@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import type { KAFKA_CLIENTS, SASL_MECHANISMS } from '../../config/schema.ts';
 import { WeirError } from '../../errors.ts';
+import { errorChain } from './errors.ts';
 
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
@@ -387,21 +388,7 @@ const AUTH_ERROR_TYPES = new Set([
 export function securityError(err: unknown): WeirError | null {
   if (err instanceof WeirError && (err.code === 'WEIR_KAFKA_AUTH' || err.code === 'WEIR_KAFKA_TLS'))
     return err;
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const e = queue.shift();
-    if (e === null || typeof e !== 'object' || seen.has(e)) continue;
-    seen.add(e);
-    const o = e as {
-      name?: unknown;
-      code?: unknown;
-      type?: unknown;
-      apiId?: unknown;
-      cause?: unknown;
-      errors?: unknown;
-      originalError?: unknown;
-    };
+  for (const o of errorChain(err)) {
     if (
       o.name === 'KafkaJSSASLAuthenticationError' ||
       o.code === 'PLT_KFK_AUTHENTICATION' ||
@@ -411,17 +398,15 @@ export function securityError(err: unknown): WeirError | null {
       return new WeirError(
         'WEIR_KAFKA_AUTH',
         'Kafka refused the SASL credentials or mechanism (kafka.sasl)',
-        { cause: e, retriable: true },
+        { cause: o, retriable: true },
       );
     }
     if (typeof o.code === 'string' && (TLS_VERIFY_CODES.has(o.code) || o.code.startsWith('ERR_SSL_'))) {
       return new WeirError('WEIR_KAFKA_TLS', `TLS to Kafka failed (kafka.tls): ${o.code}`, {
-        cause: e,
+        cause: o,
         retriable: true,
       });
     }
-    queue.push(o.cause, o.originalError);
-    if (Array.isArray(o.errors)) queue.push(...o.errors);
   }
   return null;
 }

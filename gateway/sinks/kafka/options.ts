@@ -1,0 +1,18 @@
+// What every Kafka client adapter is built from (create.ts maps the `kafka` config section onto it).
+import type { Logger } from 'pino';
+import type { KafkaSecurity } from './security.ts';
+
+export interface KafkaAdapterOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly compression: 'none' | 'gzip' | 'zstd';
+  readonly requestTimeoutMs: number;
+  readonly connectionTimeoutMs: number;
+  /** Topics to create at connect time when missing (empty: create none). */
+  readonly createTopics: readonly string[];
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** SASL and TLS (security.ts); default: neither. */
+  readonly security?: KafkaSecurity;
+  readonly log: Logger;
+}

@@ -57,6 +57,20 @@ export interface OutboundRecord {
   readonly headers: Readonly<Record<string, Buffer>>;
   /** Epoch milliseconds; the Kafka record timestamp. */
   readonly timestamp: number;
+  /**
+   * The device message the record was made from; not sent to Kafka. Kept (in the spool too) so
+   * that a record Kafka refuses becomes a dead letter that names its client, QoS and route.
+   * Absent on records weir makes itself (dead letters).
+   */
+  readonly origin?: RecordOrigin;
+}
+
+/** Where a record came from. Records of one device topic share one origin object. */
+export interface RecordOrigin {
+  readonly clientId: string;
+  readonly qos: 0 | 1 | 2;
+  /** The route that matched the topic. */
+  readonly route: string | null;
 }
 
 /** Records for one Kafka topic, in the order they were accepted. */

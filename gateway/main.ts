@@ -130,9 +130,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
         reason: 'kafka_rejected',
         detail: `Kafka refused the record for topic ${topic}: ${reason}`,
         mqttTopic: record.headers['mqtt-topic']?.toString() ?? '',
-        clientId: record.key?.toString() ?? '',
-        qos: 1,
-        route: null,
+        clientId: record.origin?.clientId ?? '',
+        qos: record.origin?.qos ?? 1,
+        route: record.origin?.route ?? null,
         payload: record.value,
         receivedAt: record.timestamp,
       }),
@@ -220,10 +220,64 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
             logDrop();
           };
         })(),
-        ioError(err) {
-          metrics.spoolIoErrors.inc();
-          spoolLog.error({ err }, 'spool I/O error');
-        },
+        ioError: (() => {
+          let last: { err: Error; during: string } | null = null;
+          const logOther = rateLimited(60_000, (suppressed) =>
+            spoolLog.error(
+              {
+                during: last?.during,
+                code: (last?.err as NodeJS.ErrnoException | undefined)?.code,
+                err: last?.err.message,
+                suppressed,
+              },
+              'spool I/O error; tried again later',
+            ),
+          );
+          return (err: Error, during: string) => {
+            metrics.spoolIoErrors.inc();
+            // Write failures are logged once per change of state (writeState, below).
+            if (during === 'write') return;
+            last = { err, during };
+            logOther();
+          };
+        })(),
+        writeState: (() => {
+          // A full disk fails every write, and may flap while space comes and goes: one line
+          // when an episode starts, one when writes have worked for 5 s; failures are counted.
+          let episode: { since: number; failures: number } | null = null;
+          let settling: NodeJS.Timeout | null = null;
+          return (err: Error | null, failures: number) => {
+            const dir = spoolDirectory(loaded);
+            if (err !== null) {
+              if (settling !== null) clearTimeout(settling);
+              settling = null;
+              if (episode !== null) return;
+              episode = { since: Date.now(), failures: 0 };
+              void probeDisk(dir).then(({ freeBytes }) =>
+                spoolLog.error(
+                  { dir, code: (err as NodeJS.ErrnoException).code, freeBytes, err: err.message },
+                  'spool writes failing: messages are not acknowledged until the spool can be written',
+                ),
+              );
+              return;
+            }
+            if (episode === null) return;
+            episode.failures += failures;
+            if (settling !== null) return;
+            settling = setTimeout(() => {
+              settling = null;
+              const ended = episode!;
+              episode = null;
+              void probeDisk(dir).then(({ freeBytes }) =>
+                spoolLog.info(
+                  { dir, failures: ended.failures, failingMs: Date.now() - ended.since, freeBytes },
+                  'spool writable again',
+                ),
+              );
+            }, 5000);
+            settling.unref();
+          };
+        })(),
       },
     }).catch(abandonStart);
     const opened = spool.stats();

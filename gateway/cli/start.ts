@@ -5,7 +5,7 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigOverrides, loadConfigFile, overridesFromEnv } from '../config/load.ts';
 import { LOG_LEVELS } from '../config/schema.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, WeirError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startGateway } from '../main.ts';
 
@@ -67,6 +67,12 @@ export async function startCommand(args: string[]): Promise<number> {
   try {
     gateway = await startGateway(loaded, { log });
   } catch (err) {
+    if (err instanceof WeirError && err.code === 'WEIR_SPOOL_LOCKED') {
+      // Not a fault of this gateway: one sentence, and the exit code of a usage error.
+      log.flush();
+      process.stderr.write(`weir start: ${err.message}\n`);
+      return 2;
+    }
     log.fatal({ err }, 'gateway failed to start');
     log.flush();
     return 1;

@@ -82,6 +82,7 @@ export class StatusMonitor {
   #disk: DiskReading | null = null;
   #probing = false;
   #lastProbe = -Infinity;
+  #probedPhase: string | null = null;
   #timer: NodeJS.Timeout | null = null;
   readonly #since = new Map<ConditionCode, number>();
   #kafka: { up: boolean; since: number } | null = null;
@@ -119,6 +120,13 @@ export class StatusMonitor {
     this.#render(now, this.#samples); // keeps `since` of conditions current between requests
     this.#record(now);
     const probe = this.#o.probeDisk;
+    if (now.reading.phase !== this.#probedPhase) {
+      // The spool directory may not exist before the spool opens: a reading taken while starting
+      // says nothing about the running gateway. Forget it and probe again now.
+      this.#probedPhase = now.reading.phase;
+      this.#disk = null;
+      this.#lastProbe = Number.NEGATIVE_INFINITY;
+    }
     if (
       probe !== undefined &&
       !this.#probing &&
@@ -126,9 +134,10 @@ export class StatusMonitor {
     ) {
       this.#probing = true;
       this.#lastProbe = now.at;
+      const phase = this.#probedPhase;
       probe().then(
         (d) => {
-          this.#disk = d;
+          if (this.#probedPhase === phase) this.#disk = d;
           this.#probing = false;
         },
         () => {
@@ -166,7 +175,9 @@ export class StatusMonitor {
     const r = now.reading;
     const wall = Date.now();
     const window = samples.filter((s) => s.at < now.at);
-    const a = assess(now, window, this.#disk, this.#windowMs);
+    // A disk reading taken in another phase (before the spool opened) is not used.
+    const disk = this.#probedPhase === r.phase ? this.#disk : null;
+    const a = assess(now, window, disk, this.#windowMs);
     // Conditions keep the time they were first seen while they hold.
     for (const code of this.#since.keys())
       if (!a.conditions.some((c) => c.code === code)) this.#since.delete(code);

@@ -4,7 +4,14 @@
 // usual, so one device's bad payload cannot disturb anyone. It refuses only a publish into a topic
 // whose key segment is another device's id (see Intake in contracts.ts).
 import type { RecordDecoder } from '../codec/avro.ts';
-import type { InboundMessage, Intake, OutboundRecord, RecordQueue, Settle } from '../contracts.ts';
+import type {
+  InboundMessage,
+  Intake,
+  OutboundRecord,
+  RecordOrigin,
+  RecordQueue,
+  Settle,
+} from '../contracts.ts';
 import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
 import { WeirError } from '../errors.ts';
 import { type Metrics, NO_ROUTE, type RouteTraffic } from '../metrics.ts';
@@ -28,6 +35,8 @@ interface TopicTarget {
   readonly traffic: RouteTraffic;
   readonly key: Buffer;
   readonly headers: Readonly<Record<string, Buffer>>;
+  /** The origin of the topic's last record: reused while the client and QoS stay the same. */
+  origin: RecordOrigin | null;
 }
 
 /** Topics remembered by the intake (one per device, typically): about 200 bytes each. */
@@ -89,11 +98,17 @@ export class RoutingIntake implements Intake {
       this.#deadLetter(msg, route.name, decoded.reason, decoded.detail, settle);
       return;
     }
+    let origin = target.origin;
+    if (origin === null || origin.clientId !== msg.clientId || origin.qos !== msg.qos) {
+      origin = { clientId: msg.clientId, qos: msg.qos, route: route.name };
+      target.origin = origin;
+    }
     const record: OutboundRecord = {
       key: target.key,
       value: decoded.value,
       headers: target.headers,
       timestamp: msg.receivedAt,
+      origin,
     };
     this.#queue.enqueue(route.kafkaTopic, record, msg.qos, settle);
   }
@@ -116,6 +131,7 @@ export class RoutingIntake implements Intake {
       traffic: this.#trafficOf(route),
       key: Buffer.from(segments[route.keySegment]!),
       headers: { ...route.fixedHeaders, 'mqtt-topic': Buffer.from(topic) },
+      origin: null,
     };
     if (this.#targets.size >= TOPIC_CACHE_ENTRIES) this.#targets.clear();
     this.#targets.set(topic, target);

@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
 import { loadSchema } from '../../gateway/codec/avro.ts';
 import { DEADLETTER_SCHEMA_PATH } from '../../gateway/deadletter/deadletter.ts';
+import { startGateway } from '../../gateway/main.ts';
 import { metricValue } from '../../gateway/metrics.ts';
-import { consumeAll } from '../helpers/kafka.ts';
+import { consumeAll, testKafka } from '../helpers/kafka.ts';
 import {
   connectDevice,
   type Fleet,
@@ -16,7 +18,7 @@ import {
   type SentMessage,
   topicFor,
 } from '../support/devices.ts';
-import { repoRoot, startTestGateway } from '../support/gateway.ts';
+import { repoRoot, sampleConfig, startTestGateway } from '../support/gateway.ts';
 
 const schemas = {
   city: loadSchema(path.join(repoRoot, 'schemas/smart-city.avsc')).type,
@@ -191,6 +193,66 @@ describe('pipeline against a real Kafka', () => {
         reason: 'schema_mismatch',
       }),
       3 * ROUNDS,
+    );
+  });
+
+  test('a record Kafka refuses for good becomes a kafka_rejected dead letter with its client id, QoS and route', async (t) => {
+    const { loaded, topics } = sampleConfig();
+    // The vehicle topic takes no record batch over 100 bytes: Kafka refuses every record for good.
+    const admin = testKafka('weir-test-admin').admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        {
+          topic: topics.vehicle,
+          numPartitions: 1,
+          replicationFactor: 1,
+          configEntries: [{ name: 'max.message.bytes', value: '100' }],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const gateway = await startGateway(loaded, {
+      log: pino({ level: 'silent' }),
+      backoff: { initialMs: 50, maxMs: 1000 },
+    });
+    t.after(() => gateway.stop());
+    // The MQTT client id differs from the vehicle id (the Kafka key): the dead letter names the client.
+    const client = await connectDevice(`mqtt://127.0.0.1:${gateway.mqtt.port}`, 'tracker-modem-7');
+    t.after(() => client.endAsync());
+    const topic = topicFor('vehicle', 'bus-9');
+    for (const qos of [0, 1, 2] as const)
+      await client.publishAsync(topic, JSON.stringify(readingFor('vehicle', qos + 1, Date.now())), { qos });
+
+    const dead = await consumeAll({ topics: [topics.deadLetter], expected: 3, timeoutMs: 30_000 });
+    const decoded = dead.map((m) => deadLetterType.fromBuffer(m.value!) as DeadLetter & { route: string });
+    assert.deepEqual(
+      decoded.map((d) => ({
+        reason: d.reason,
+        clientId: d.clientId,
+        qos: d.qos,
+        route: d.route,
+        mqttTopic: d.mqttTopic,
+      })),
+      [0, 1, 2].map((qos) => ({
+        reason: 'kafka_rejected',
+        clientId: 'tracker-modem-7',
+        qos,
+        route: 'vehicle-gps',
+        mqttTopic: topic,
+      })),
+    );
+    // The payload is the Avro value Kafka refused: it decodes to what the device sent.
+    assert.deepEqual(
+      decoded.map((d) => (schemas.vehicle.fromBuffer(d.payload) as { seq: number }).seq),
+      [1, 2, 3],
+    );
+    assert.equal(
+      await metricValue(gateway.metrics.registry, 'weir_deadletter_records_total', {
+        reason: 'kafka_rejected',
+      }),
+      3,
     );
   });
 

@@ -2,7 +2,7 @@
 // is acknowledged by Kafka (or was given up by policy and counted). Written atomically: write a
 // temp file, fsync it, rename it over the old one, fsync the directory — after a crash the file
 // holds either the old or the new checkpoint, never a mix.
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
@@ -35,15 +35,41 @@ export async function readCheckpoint(
 export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
   const file = path.join(dir, CHECKPOINT_FILE);
   const temp = `${file}.tmp`;
-  const handle = await open(temp, 'w');
   try {
-    await handle.writeFile(`${JSON.stringify({ version: 1, ackedSeq: checkpoint.ackedSeq })}\n`);
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(checkpointText(checkpoint));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true }).catch(() => {});
+    throw err;
+  }
+  await syncDirectory(dir);
+}
+
+/**
+ * Writes the checkpoint over the existing file's bytes, in place: needs no new space on the file
+ * system (the last resort when it is full), but is not atomic — a crash in the middle leaves a
+ * file that readCheckpoint reports unreadable. Throws ENOENT when there is no checkpoint yet.
+ */
+export async function overwriteCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
+  const handle = await open(path.join(dir, CHECKPOINT_FILE), 'r+');
+  try {
+    const text = Buffer.from(checkpointText(checkpoint));
+    await handle.write(text, 0, text.length, 0);
+    await handle.truncate(text.length);
     await handle.sync();
   } finally {
     await handle.close();
   }
-  await rename(temp, file);
-  await syncDirectory(dir);
+}
+
+function checkpointText(checkpoint: Checkpoint): string {
+  return `${JSON.stringify({ version: 1, ackedSeq: checkpoint.ackedSeq })}\n`;
 }
 
 export async function syncDirectory(dir: string): Promise<void> {

@@ -10,22 +10,31 @@
 //   u32  crc32            zlib CRC-32 of every byte after this field
 //   u64  seq              record sequence number; contiguous across segments (+1 per record)
 //   u64  timestamp        epoch milliseconds (the gateway receive time)
+//   origin (format 2 on; not sent to Kafka: what a dead letter of the record must say)
+//     u8   qos            the device's MQTT QoS, 0xff = none (a record weir made itself)
+//     u16  clientIdLength, clientId (UTF-8)     the publishing MQTT client
+//     u16  routeLength (0xffff = no route), route (UTF-8)
 //   u16  topicLength, topic (UTF-8)             Kafka topic
 //   u16  keyLength (0xffff = no key), key
 //   u16  headerCount, then per header: u16 nameLength, name (UTF-8), u32 valueLength, value
 //   u32  valueLength, value                     the Avro-encoded record
 import { crc32 } from 'node:zlib';
-import type { OutboundRecord } from '../../contracts.ts';
+import type { OutboundRecord, RecordOrigin } from '../../contracts.ts';
 
 export const SEGMENT_MAGIC = Buffer.from('WEIRSPL\0', 'latin1');
-export const FORMAT_VERSION = 1;
+/** The format new segments are written in. Format 1 (no origin) is still read. */
+export const FORMAT_VERSION = 2;
+const OLDEST_FORMAT = 1;
 export const SEGMENT_HEADER_BYTES = 16;
 /** frameLength + crc. */
 export const FRAME_PREFIX_BYTES = 8;
 const NO_KEY = 0xffff;
-const MIN_BODY = 8 + 8 + 2 + 2 + 2 + 4;
-/** The body's fixed fields but the header count (which the encoded header block starts with). */
-const FIXED_BODY = MIN_BODY - 2;
+const NO_QOS = 0xff;
+const NO_ROUTE = 0xffff;
+const MIN_BODY_V1 = 8 + 8 + 2 + 2 + 2 + 4;
+const MIN_BODY = MIN_BODY_V1 + 5;
+/** The body's fixed fields but the header count and the origin (blocks of their own). */
+const FIXED_BODY = MIN_BODY_V1 - 2;
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
 export interface SpooledRecord {
@@ -56,14 +65,28 @@ export function checkSegmentHeader(b: Buffer): string | null {
   if (b.length < SEGMENT_HEADER_BYTES) return 'segment header is incomplete';
   if (!b.subarray(0, 8).equals(SEGMENT_MAGIC)) return 'not a weir spool segment (bad magic)';
   const v = b.readUInt32LE(8);
-  if (v !== FORMAT_VERSION) return `unsupported spool format version ${v}`;
+  if (v < OLDEST_FORMAT || v > FORMAT_VERSION) return `unsupported spool format version ${v}`;
   return null;
 }
 
-/** Encodes one record as a frame. */
-export function encodeFrame(seq: number, topic: string, record: OutboundRecord): Buffer {
-  const frame = Buffer.allocUnsafe(frameSize(topic, record));
-  writeFrame(frame, 0, seq, topic, record);
+/** The format version of a segment whose header checkSegmentHeader accepted. */
+export function segmentFormat(header: Buffer): number {
+  return header.readUInt32LE(8);
+}
+
+/**
+ * Encodes one record as a frame. `format` 1 writes the old frame (no origin): only for tests of
+ * reading spools an older weir left.
+ */
+export function encodeFrame(
+  seq: number,
+  topic: string,
+  record: OutboundRecord,
+  format = FORMAT_VERSION,
+): Buffer {
+  const size = frameSize(topic, record) - (format === 1 ? originBlock(record.origin).length : 0);
+  const frame = Buffer.allocUnsafe(size);
+  writeFrame(frame, 0, seq, topic, record, format);
   return frame;
 }
 
@@ -91,6 +114,7 @@ export function frameSize(topic: string, record: OutboundRecord): number {
   return (
     FRAME_PREFIX_BYTES +
     FIXED_BODY +
+    originBlock(record.origin).length +
     topicBytes(topic).length +
     (record.key?.length ?? 0) +
     headerBlock(record.headers).length +
@@ -123,6 +147,26 @@ function headerBlock(headers: Readonly<Record<string, Buffer>>): Buffer {
   return block;
 }
 
+const originBlocks = new WeakMap<RecordOrigin, Buffer>();
+const NO_ORIGIN = Buffer.from([NO_QOS, 0, 0, 0xff, 0xff]);
+
+/** u8 qos, u16 clientIdLength, clientId, u16 routeLength, route. Shared origins encode once. */
+function originBlock(origin: RecordOrigin | undefined): Buffer {
+  if (origin === undefined) return NO_ORIGIN;
+  let block = originBlocks.get(origin);
+  if (block !== undefined) return block;
+  const clientId = Buffer.from(origin.clientId);
+  const route = origin.route === null ? null : Buffer.from(origin.route);
+  block = Buffer.allocUnsafe(1 + 2 + clientId.length + 2 + (route?.length ?? 0));
+  let p = block.writeUInt8(origin.qos, 0);
+  p = block.writeUInt16LE(clientId.length, p);
+  p += clientId.copy(block, p);
+  p = block.writeUInt16LE(route === null ? NO_ROUTE : route.length, p);
+  if (route !== null) route.copy(block, p);
+  originBlocks.set(origin, block);
+  return block;
+}
+
 function topicBytes(topic: string): Buffer {
   let bytes = topicBlocks.get(topic);
   if (bytes === undefined) {
@@ -133,15 +177,25 @@ function topicBytes(topic: string): Buffer {
 }
 
 /** Writes the frame of one record at `at`; returns where it ends. */
-function writeFrame(frame: Buffer, at: number, seq: number, topic: string, record: OutboundRecord): number {
+function writeFrame(
+  frame: Buffer,
+  at: number,
+  seq: number,
+  topic: string,
+  record: OutboundRecord,
+  format = FORMAT_VERSION,
+): number {
   const tb = topicBytes(topic);
   const hb = headerBlock(record.headers);
+  const ob = format === 1 ? null : originBlock(record.origin);
   const key = record.key;
-  const body = FIXED_BODY + tb.length + (key?.length ?? 0) + hb.length + record.value.length;
+  const body =
+    FIXED_BODY + (ob?.length ?? 0) + tb.length + (key?.length ?? 0) + hb.length + record.value.length;
   let p = at + FRAME_PREFIX_BYTES;
   frame.writeUInt32LE(body, at);
   p = writeU64(frame, seq, p);
   p = writeU64(frame, record.timestamp, p);
+  if (ob !== null) p += ob.copy(frame, p);
   p = frame.writeUInt16LE(tb.length, p);
   p += tb.copy(frame, p);
   if (key === null) {
@@ -166,15 +220,20 @@ export type DecodeOutcome =
   | { readonly kind: 'corrupt'; readonly reason: string };
 
 /**
- * Decodes the frame at `at`. The record's buffers are views into `buf` (no copies).
- * `expectedSeq`, when given, must match: a frame with a valid CRC but the wrong sequence number
- * is treated as corrupt.
+ * Decodes the frame at `at`, of a segment in format `format`. The record's buffers are views
+ * into `buf` (no copies). `expectedSeq`, when given, must match: a frame with a valid CRC but
+ * the wrong sequence number is treated as corrupt.
  */
-export function decodeFrame(buf: Buffer, at: number, expectedSeq?: number): DecodeOutcome {
+export function decodeFrame(
+  buf: Buffer,
+  at: number,
+  expectedSeq?: number,
+  format = FORMAT_VERSION,
+): DecodeOutcome {
   const available = buf.length - at;
   if (available < FRAME_PREFIX_BYTES) return { kind: 'incomplete', needBytes: FRAME_PREFIX_BYTES };
   const body = buf.readUInt32LE(at);
-  if (body < MIN_BODY || body > MAX_FRAME_BYTES)
+  if (body < (format === 1 ? MIN_BODY_V1 : MIN_BODY) || body > MAX_FRAME_BYTES)
     return { kind: 'corrupt', reason: `impossible frame length ${body}` };
   const total = FRAME_PREFIX_BYTES + body;
   if (available < total) return { kind: 'incomplete', needBytes: total };
@@ -191,6 +250,25 @@ export function decodeFrame(buf: Buffer, at: number, expectedSeq?: number): Deco
     }
     const timestamp = readU64(buf, p);
     p += 8;
+    let origin: RecordOrigin | undefined;
+    if (format !== 1) {
+      const qos = buf.readUInt8(p);
+      const clientIdLength = buf.readUInt16LE(p + 1);
+      p += 3;
+      const clientId = buf.toString('utf8', p, p + clientIdLength);
+      p += clientIdLength;
+      const routeLength = buf.readUInt16LE(p);
+      p += 2;
+      let route: string | null = null;
+      if (routeLength !== NO_ROUTE) {
+        route = buf.toString('utf8', p, p + routeLength);
+        p += routeLength;
+      }
+      if (qos !== NO_QOS) {
+        if (qos > 2) return { kind: 'corrupt', reason: `impossible QoS ${qos}` };
+        origin = { clientId, qos: qos as 0 | 1 | 2, route };
+      }
+    }
     const topicLength = buf.readUInt16LE(p);
     p += 2;
     const topic = buf.toString('utf8', p, p + topicLength);
@@ -220,11 +298,9 @@ export function decodeFrame(buf: Buffer, at: number, expectedSeq?: number): Deco
     if (p + valueLength !== end)
       return { kind: 'corrupt', reason: 'field lengths do not add up to the frame length' };
     const value = buf.subarray(p, end);
-    return {
-      kind: 'record',
-      value: { seq, topic, record: { key, value, headers, timestamp } },
-      bytes: total,
-    };
+    const record: OutboundRecord =
+      origin === undefined ? { key, value, headers, timestamp } : { key, value, headers, timestamp, origin };
+    return { kind: 'record', value: { seq, topic, record }, bytes: total };
   } catch {
     return { kind: 'corrupt', reason: 'field lengths run past the frame' };
   }

@@ -1,10 +1,19 @@
 // Read-only inspection of a spool directory (`weir spool inspect`): segments, checkpoint, what
-// waits for Kafka, the oldest unsent record, and any damage found. Changes nothing on disk, so it
-// is safe to run beside a running gateway.
+// waits for Kafka, the oldest unsent record, and any damage found. Changes nothing on disk and
+// takes no lock, so it is safe to run beside a running gateway: it says which process holds the
+// directory, skips segments deleted while it reads, and does not call the end of the segment
+// being written "damage".
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readCheckpoint } from './checkpoint.ts';
-import { checkSegmentHeader, decodeFrame, parseSegmentName, SEGMENT_HEADER_BYTES } from './format.ts';
+import {
+  checkSegmentHeader,
+  decodeFrame,
+  parseSegmentName,
+  SEGMENT_HEADER_BYTES,
+  segmentFormat,
+} from './format.ts';
+import { probeSpoolLock } from './lock.ts';
 
 export interface SegmentInfo {
   readonly file: string;
@@ -16,6 +25,8 @@ export interface SegmentInfo {
 
 export interface SpoolInspection {
   readonly dir: string;
+  /** The PID of the gateway that has the spool open (null: unknown), or false when none has. */
+  readonly inUseBy: number | null | false;
   readonly checkpoint: { readonly ackedSeq: number } | null;
   readonly checkpointProblem?: string;
   readonly segments: SegmentInfo[];
@@ -32,6 +43,7 @@ export interface SpoolInspection {
 }
 
 export async function inspectSpool(dir: string): Promise<SpoolInspection> {
+  const lock = probeSpoolLock(dir);
   const names = (await readdir(dir)).filter((n) => parseSegmentName(n) !== null).sort();
   const { checkpoint, problem } = await readCheckpoint(dir);
   const acked = checkpoint?.ackedSeq ?? 0;
@@ -43,18 +55,27 @@ export async function inspectSpool(dir: string): Promise<SpoolInspection> {
   let waitingLast: number | null = null;
   let oldest: number | null = null;
   let total = 0;
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     const file = path.join(dir, name);
     const firstSeq = parseSegmentName(name)!;
-    const data = await readFile(file);
-    total += (await stat(file)).size;
+    let data: Buffer;
+    try {
+      data = await readFile(file);
+      total += (await stat(file)).size;
+    } catch (err) {
+      // Delivered and deleted by the running gateway since the listing.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    const beingWritten = lock.held && i === names.length - 1;
     const headerProblem = checkSegmentHeader(data);
     if (headerProblem !== null) damage.push({ file, offset: 0, reason: headerProblem });
     let at = SEGMENT_HEADER_BYTES;
     let seq = firstSeq;
     while (headerProblem === null && at < data.length) {
-      const r = decodeFrame(data, at, seq);
+      const r = decodeFrame(data, at, seq, segmentFormat(data));
       if (r.kind !== 'record') {
+        if (beingWritten && r.kind === 'incomplete') break; // the gateway is writing it now
         damage.push({
           file,
           offset: at,
@@ -76,6 +97,7 @@ export async function inspectSpool(dir: string): Promise<SpoolInspection> {
   }
   return {
     dir,
+    inUseBy: lock.held ? lock.pid : false,
     checkpoint,
     ...(problem !== undefined && { checkpointProblem: problem }),
     segments,
@@ -88,6 +110,9 @@ export async function inspectSpool(dir: string): Promise<SpoolInspection> {
 
 export function formatInspection(s: SpoolInspection, now = Date.now()): string {
   const lines = [`spool ${s.dir}`];
+  lines.push(
+    `  in use by    ${s.inUseBy === false ? 'no running gateway' : `a running gateway${s.inUseBy === null ? '' : ` (pid ${s.inUseBy})`}`}`,
+  );
   lines.push(
     `  checkpoint   ${s.checkpoint === null ? 'none (nothing delivered yet)' : `every record up to seq ${s.checkpoint.ackedSeq} is in Kafka`}`,
   );

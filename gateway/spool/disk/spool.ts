@@ -3,6 +3,8 @@
 // Files (in spool.dir):
 //   <firstSeq, 20 digits>.seg   segments: a header, then frames (format.ts), appended only
 //   checkpoint.json             { version: 1, ackedSeq } written atomically (checkpoint.ts)
+//   lock                        held by the gateway that owns the directory (lock.ts)
+//   reserve                     RESERVE_BYTES kept free for the checkpoint (invariant 8)
 //
 // Invariants
 //  1. Every record gets a sequence number `seq`, +1 per record, contiguous across segments and
@@ -31,22 +33,39 @@
 //     and decoding the file again. A tail record is used only where the file reader would be
 //     next (same seq, segment and offset), so order, numbering and replay are the same either way;
 //     once the reader falls behind, the tail is dropped and reading continues from the file.
-import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+//  8. A full file system never wedges the spool. Deleting delivered segments needs a durable
+//     checkpoint first (invariant 2), and writing one needs a little space: the `reserve` file
+//     holds that space. When the checkpoint cannot be written for lack of space, the reserve is
+//     deleted and the write tried again (appends wait meanwhile, so they cannot take the space);
+//     delivered segments are then deleted and the reserve is made again. While appends fail for
+//     lack of space, every delivery moves the checkpoint at once instead of on the interval.
+//  9. One process per directory: `lock` is held with an OS lock for as long as the spool is
+//     open; a second gateway on the same directory fails to open it (lock.ts).
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { OutboundRecord, Settle } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
-import { type Checkpoint, readCheckpoint, syncDirectory, writeCheckpoint } from './checkpoint.ts';
+import {
+  type Checkpoint,
+  overwriteCheckpoint,
+  readCheckpoint,
+  syncDirectory,
+  writeCheckpoint,
+} from './checkpoint.ts';
 import {
   checkSegmentHeader,
   decodeFrame,
   encodeFrames,
+  FORMAT_VERSION,
   frameSize,
   parseSegmentName,
   SEGMENT_HEADER_BYTES,
   type SpooledRecord,
+  segmentFormat,
   segmentHeader,
   segmentName,
 } from './format.ts';
+import { lockSpoolDirectory, type SpoolLock } from './lock.ts';
 
 export type WhenFull = 'block' | 'dropOldest' | 'dropNewest';
 
@@ -64,8 +83,16 @@ export interface SpoolEvents {
   damaged(report: DamageReport): void;
   /** Records given up because the spool was full (dropOldest / dropNewest). */
   dropped(records: number): void;
-  /** A write or fsync failed; the records concerned were not acknowledged. */
-  ioError(err: Error): void;
+  /**
+   * An I/O operation failed, once per failure. `write` (a write or fsync): the records concerned
+   * were not acknowledged. `checkpoint`, `delete`, `truncate`: kept for a later try.
+   */
+  ioError(err: Error, during: 'write' | 'checkpoint' | 'delete' | 'truncate'): void;
+  /**
+   * Writing started failing (`err` is the first failure) or works again (`err` null; `failures`
+   * counts the writes that failed meanwhile). Once per change of state: what to log.
+   */
+  writeState?(err: Error | null, failures: number): void;
 }
 
 export interface DiskSpoolOptions {
@@ -85,6 +112,8 @@ interface Segment {
   /** Bytes in the file (for the active segment: bytes written so far). */
   size: number;
   dropped: boolean;
+  /** The format its frames are in (its header says; format.ts). */
+  format: number;
 }
 
 interface PendingAppend {
@@ -128,6 +157,9 @@ interface TailRecord {
 }
 
 const TAIL_MAX_BYTES = 4 * 1024 * 1024;
+/** Space kept free for the checkpoint on a full file system (invariant 8). */
+export const RESERVE_BYTES = 64 * 1024;
+export const RESERVE_FILE = 'reserve';
 const MIN_READ = 256 * 1024;
 const MAX_READ = 8 * 1024 * 1024;
 
@@ -170,14 +202,36 @@ export class DiskSpool {
   #checkpointTimer: NodeJS.Timeout | null = null;
   #checkpointing: Promise<void> | null = null;
 
-  private constructor(opts: DiskSpoolOptions) {
+  // Full file system (invariant 8)
+  /** Writes failed in a row; 0 while writing works. */
+  #writeFailures = 0;
+  /** Set while the reserve is released for a checkpoint: the writer waits for it. */
+  #reclaiming: Promise<void> | null = null;
+  /** The group being written (and fsync'd), if any. */
+  #groupInFlight: Promise<void> | null = null;
+  #reserveHeld = false;
+  readonly #lock: SpoolLock;
+
+  private constructor(opts: DiskSpoolOptions, lock: SpoolLock) {
     this.#o = opts;
+    this.#lock = lock;
   }
 
-  /** Opens (creating if needed) and recovers a spool directory. */
+  /**
+   * Opens (creating if needed) and recovers a spool directory. Throws WEIR_SPOOL_LOCKED when
+   * another process has it open.
+   */
   static async open(opts: DiskSpoolOptions): Promise<DiskSpool> {
-    const spool = new DiskSpool(opts);
-    await spool.#recover();
+    await mkdir(opts.dir, { recursive: true });
+    const lock = await lockSpoolDirectory(opts.dir);
+    const spool = new DiskSpool(opts, lock);
+    try {
+      await spool.#recover();
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+    await spool.#makeReserve();
     spool.#checkpointTimer = setInterval(() => void spool.#checkpoint(), opts.checkpointIntervalMs);
     spool.#checkpointTimer.unref();
     return spool;
@@ -191,7 +245,6 @@ export class DiskSpool {
 
   async #recover(): Promise<void> {
     const { dir } = this.#o;
-    await mkdir(dir, { recursive: true });
     const names = await readdir(dir);
     for (const name of names) if (name.endsWith('.tmp')) await rm(path.join(dir, name), { force: true });
     const firstSeqs = names
@@ -200,7 +253,13 @@ export class DiskSpool {
       .sort((a, b) => a - b);
     for (const firstSeq of firstSeqs) {
       const file = path.join(dir, segmentName(firstSeq));
-      this.#segments.push({ firstSeq, file, size: (await stat(file)).size, dropped: false });
+      this.#segments.push({
+        firstSeq,
+        file,
+        size: (await stat(file)).size,
+        dropped: false,
+        format: await readSegmentFormat(file),
+      });
     }
 
     const { checkpoint, problem } = await readCheckpoint(dir);
@@ -255,6 +314,9 @@ export class DiskSpool {
 
     if (this.#segments.length === 0) {
       await this.#createSegment(this.#writtenSeq + 1);
+    } else if (this.#segments.at(-1)!.format !== FORMAT_VERSION) {
+      // Left by an older weir: read as it is, written no more; new records go to a new segment.
+      await this.#createSegment(this.#writtenSeq + 1);
     } else {
       this.#active = this.#segments.at(-1)!;
       this.#writeHandle = await open(this.#active.file, 'r+');
@@ -282,6 +344,7 @@ export class DiskSpool {
         await handle.write(segmentHeader(), 0, SEGMENT_HEADER_BYTES, 0);
         await handle.sync();
         seg.size = SEGMENT_HEADER_BYTES;
+        seg.format = FORMAT_VERSION;
         if (data.length > 0) {
           this.#o.events.damaged({
             file: seg.file,
@@ -297,7 +360,7 @@ export class DiskSpool {
       let seq = seg.firstSeq;
       let reason: string | null = null;
       while (at < data.length) {
-        const r = decodeFrame(data, at, seq);
+        const r = decodeFrame(data, at, seq, seg.format);
         if (r.kind === 'record') {
           at += r.bytes;
           seq++;
@@ -323,10 +386,24 @@ export class DiskSpool {
   async #createSegment(firstSeq: number): Promise<void> {
     const file = path.join(this.#o.dir, segmentName(firstSeq));
     const handle = await open(file, 'wx+');
-    await handle.write(segmentHeader(), 0, SEGMENT_HEADER_BYTES, 0);
-    await handle.datasync();
-    await syncDirectory(this.#o.dir);
-    const seg: Segment = { firstSeq, file, size: SEGMENT_HEADER_BYTES, dropped: false };
+    try {
+      await handle.write(segmentHeader(), 0, SEGMENT_HEADER_BYTES, 0);
+      await handle.datasync();
+      await syncDirectory(this.#o.dir);
+    } catch (err) {
+      // E.g. no space for the header: leave no half-made segment behind, so the roll can be
+      // tried again with the same name.
+      await handle.close().catch(() => {});
+      await unlink(file).catch(() => {});
+      throw err;
+    }
+    const seg: Segment = {
+      firstSeq,
+      file,
+      size: SEGMENT_HEADER_BYTES,
+      dropped: false,
+      format: FORMAT_VERSION,
+    };
     this.#segments.push(seg);
     this.#totalBytes += SEGMENT_HEADER_BYTES;
     this.#active = seg;
@@ -422,32 +499,45 @@ export class DiskSpool {
         this.#active.size > SEGMENT_HEADER_BYTES &&
         (this.#active.size + groupBytes > this.#o.segmentBytes ||
           (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
+      // Held while the checkpoint uses the reserve's space on a full file system (invariant 8).
+      while (this.#reclaiming !== null) await this.#reclaiming;
+      let groupDone!: () => void;
+      this.#groupInFlight = new Promise<void>((resolve) => (groupDone = resolve));
       try {
-        if (wantRoll) await this.#roll();
-        await this.#writeAll([encodeFrames(this.#writtenSeq + 1, group, groupBytes)], this.#active.size);
-      } catch (err) {
+        try {
+          if (this.#segments.length === 0) await this.#startFresh();
+          else if (this.#writeFailures > 0 && this.#persistedSeq >= this.#writtenSeq)
+            await this.#startFresh();
+          else if (wantRoll) await this.#roll();
+          await this.#writeAll([encodeFrames(this.#writtenSeq + 1, group, groupBytes)], this.#active.size);
+        } catch (err) {
+          this.#pendingBytes -= groupBytes;
+          await this.#writeHandle.truncate(this.#active.size).catch(() => {});
+          this.#writeFailed(err as Error);
+          const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
+            cause: err,
+            retriable: true,
+          });
+          for (const p of group) p.onDurable?.(e);
+          continue;
+        }
         this.#pendingBytes -= groupBytes;
-        await this.#writeHandle.truncate(this.#active.size).catch(() => {});
-        this.#o.events.ioError(err as Error);
-        const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
-          cause: err,
-          retriable: true,
-        });
-        for (const p of group) p.onDurable?.(e);
-        continue;
-      }
-      this.#pendingBytes -= groupBytes;
-      this.#keepInTail(group, groupBytes, this.#writtenSeq + 1);
-      this.#active.size += groupBytes;
-      this.#totalBytes += groupBytes;
-      this.#writtenSeq += group.length;
-      for (const wake of this.#appendedWaiters.splice(0)) wake();
-      for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
-      if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
-        this.#syncDue = false;
-        await this.#sync();
-      } else {
-        this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
+        this.#writeWorks();
+        this.#keepInTail(group, groupBytes, this.#writtenSeq + 1);
+        this.#active.size += groupBytes;
+        this.#totalBytes += groupBytes;
+        this.#writtenSeq += group.length;
+        for (const wake of this.#appendedWaiters.splice(0)) wake();
+        for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
+        if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
+          this.#syncDue = false;
+          await this.#sync();
+        } else {
+          this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
+        }
+      } finally {
+        this.#groupInFlight = null;
+        groupDone();
       }
       this.#admitWaiters();
     }
@@ -511,7 +601,7 @@ export class DiskSpool {
     try {
       await this.#writeHandle.datasync();
     } catch (err) {
-      this.#o.events.ioError(err as Error);
+      this.#writeFailed(err as Error);
       const e = new WeirError('WEIR_SPOOL_FSYNC', 'fsync of the spool failed', {
         cause: err,
         retriable: true,
@@ -525,9 +615,45 @@ export class DiskSpool {
   async #roll(): Promise<void> {
     // Frames already written to the old segment must be durable before their callbacks run;
     // the callbacks themselves wait for the next sync, which now covers the new segment.
-    await this.#writeHandle.datasync();
-    await this.#writeHandle.close();
+    const old = this.#writeHandle;
+    await old.datasync();
+    // The new segment first: when it cannot be made (no space), the old one stays active.
     await this.#createSegment(this.#writtenSeq + 1);
+    await old.close();
+  }
+
+  /**
+   * Every record written is delivered and checkpointed, but writing fails (a full file system,
+   * and the active segment holds the space): delete every segment and start an empty one right
+   * after the checkpoint, as recovery does (invariant 8). Also finishes a start that failed.
+   */
+  async #startFresh(): Promise<void> {
+    if (this.#segments.length > 0) {
+      if (this.#active.size === SEGMENT_HEADER_BYTES && this.#segments.length === 1) return;
+      await this.#writeHandle.close().catch(() => {});
+      for (const seg of this.#segments.splice(0)) {
+        seg.dropped = true;
+        this.#totalBytes -= seg.size;
+        await unlink(seg.file);
+      }
+      this.#dropTail();
+    }
+    await this.#createSegment(this.#writtenSeq + 1);
+    this.#moveReaderTo(this.#active);
+  }
+
+  #writeFailed(err: Error): void {
+    this.#o.events.ioError(err, 'write');
+    if (this.#writeFailures++ === 0) this.#o.events.writeState?.(err, 0);
+    // Space may be held by delivered segments: free it as soon as the checkpoint moves.
+    if (this.#ackedSeq > this.#persistedSeq) void this.#checkpoint();
+  }
+
+  #writeWorks(): void {
+    if (this.#writeFailures === 0) return;
+    const failures = this.#writeFailures;
+    this.#writeFailures = 0;
+    this.#o.events.writeState?.(null, failures);
   }
 
   /** Deletes oldest segments (never the active one) until `bytes` fit. Returns whether they do. */
@@ -541,7 +667,7 @@ export class DiskSpool {
       this.#totalBytes -= seg.size;
       if (this.#readSegment === seg) this.#moveReaderTo(this.#segments[0]!);
       if (unread > 0) this.#o.events.dropped(unread);
-      unlink(seg.file).catch((err: unknown) => this.#o.events.ioError(err as Error));
+      unlink(seg.file).catch((err: unknown) => this.#o.events.ioError(err as Error, 'delete'));
       this.#advanceAcked();
     }
     return this.#fits(bytes);
@@ -590,7 +716,7 @@ export class DiskSpool {
       const data = buf.subarray(0, bytesRead);
       let at = 0;
       while (at < data.length && outBytes < maxBytes) {
-        const r = decodeFrame(data, at, this.#readNextSeq);
+        const r = decodeFrame(data, at, this.#readNextSeq, seg.format);
         if (r.kind === 'record') {
           at += r.bytes;
           this.#readNextSeq++;
@@ -667,7 +793,9 @@ export class DiskSpool {
     if (seg !== this.#active) {
       seg.size = offset;
       this.#totalBytes -= bytes;
-      truncateFile(seg.file, offset).catch((err: unknown) => this.#o.events.ioError(err as Error));
+      truncateFile(seg.file, offset).catch((err: unknown) =>
+        this.#o.events.ioError(err as Error, 'truncate'),
+      );
     }
     if (next !== undefined) {
       this.#moveReaderTo(next);
@@ -703,7 +831,8 @@ export class DiskSpool {
       head = 0;
     }
     this.#handedHead = head;
-    if (this.#waiters.length > 0 && this.#ackedSeq > this.#persistedSeq) void this.#checkpoint();
+    if ((this.#waiters.length > 0 || this.#writeFailures > 0) && this.#ackedSeq > this.#persistedSeq)
+      void this.#checkpoint();
   }
 
   /** Persists the checkpoint if it moved, then deletes segments that are wholly done. */
@@ -717,10 +846,20 @@ export class DiskSpool {
   }
 
   async #persistCheckpoint(): Promise<void> {
+    let releaseWriter: (() => void) | null = null;
     try {
       const acked = this.#ackedSeq;
       if (acked > this.#persistedSeq) {
-        await writeCheckpoint(this.#o.dir, { ackedSeq: acked } satisfies Checkpoint);
+        try {
+          await writeCheckpoint(this.#o.dir, { ackedSeq: acked } satisfies Checkpoint);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          // The file system is full (invariant 8): hold the writer — once its group in flight is
+          // done — so that it cannot take the reserve's space, until the reserve is back.
+          this.#reclaiming = new Promise<void>((resolve) => (releaseWriter = resolve));
+          await this.#groupInFlight;
+          await this.#writeCheckpointWithoutSpace({ ackedSeq: acked });
+        }
         this.#persistedSeq = acked;
       }
       while (
@@ -732,9 +871,56 @@ export class DiskSpool {
         this.#totalBytes -= seg.size;
         await unlink(seg.file);
       }
+      await this.#makeReserve();
       this.#admitWaiters();
     } catch (err) {
-      this.#o.events.ioError(err as Error);
+      this.#o.events.ioError(err as Error, 'checkpoint');
+    } finally {
+      if (releaseWriter !== null) {
+        this.#reclaiming = null;
+        (releaseWriter as () => void)();
+      }
+    }
+  }
+
+  /**
+   * The checkpoint on a full file system: in the reserve's space, or — when there is no reserve
+   * (the disk was already full when the spool opened) — written over the old checkpoint file's
+   * own bytes. That last write is not atomic: a checkpoint torn by a crash in that instant is
+   * found unreadable at open and everything on disk is replayed (duplicates, never loss).
+   */
+  async #writeCheckpointWithoutSpace(checkpoint: Checkpoint): Promise<void> {
+    if (this.#reserveHeld) {
+      this.#reserveHeld = false;
+      await rm(path.join(this.#o.dir, RESERVE_FILE), { force: true });
+      await writeCheckpoint(this.#o.dir, checkpoint);
+    } else {
+      await overwriteCheckpoint(this.#o.dir, checkpoint);
+    }
+  }
+
+  /** Makes the reserve file if it is missing; on a full file system, tries again later. */
+  async #makeReserve(): Promise<void> {
+    if (this.#reserveHeld) return;
+    const file = path.join(this.#o.dir, RESERVE_FILE);
+    const temp = `${file}.tmp`;
+    try {
+      this.#reserveHeld = (await stat(file)).size === RESERVE_BYTES; // left by the last run
+      if (this.#reserveHeld) return;
+    } catch {}
+    try {
+      const handle = await open(temp, 'w');
+      try {
+        await handle.write(Buffer.alloc(RESERVE_BYTES), 0, RESERVE_BYTES, 0);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+      this.#reserveHeld = true;
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => {});
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
     }
   }
 
@@ -781,6 +967,7 @@ export class DiskSpool {
     await this.#writeHandle.close();
     await this.#readHandle?.close().catch(() => {});
     this.#readHandle = null;
+    this.#lock.release();
   }
 }
 
@@ -804,6 +991,20 @@ function skipBytes(buffers: Buffer[], n: number): Buffer[] {
   const rest = buffers.slice(i);
   if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
   return rest;
+}
+
+/** The format a segment's header names; the current one when the header is unreadable. */
+async function readSegmentFormat(file: string): Promise<number> {
+  const handle = await open(file, 'r');
+  try {
+    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    const { bytesRead } = await handle.read(header, 0, SEGMENT_HEADER_BYTES, 0);
+    const ok = checkSegmentHeader(header.subarray(0, bytesRead)) === null;
+    // A damaged header shows as damaged frames when the segment is read (invariant 5).
+    return ok ? segmentFormat(header) : FORMAT_VERSION;
+  } finally {
+    await handle.close();
+  }
 }
 
 async function truncateFile(file: string, size: number): Promise<void> {

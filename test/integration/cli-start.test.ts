@@ -121,4 +121,67 @@ describe('weir start', () => {
       [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     );
   });
+
+  test('a second gateway on the same spool exits 2 naming the directory and the holder; after kill -9 the spool opens again; a fresh spool reports no problem', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+    const spoolDir = path.join(dir, 'fresh', 'spool'); // does not exist yet
+    const config = path.join(dir, 'weir.yaml');
+    writeFileSync(
+      config,
+      [
+        `kafka: {brokers: [${testKafkaBrokers().join(',')}], deadLetterTopic: test.lock.deadletter}`,
+        'auth: none',
+        'routes:',
+        `  - {name: vehicles, mqttTopic: "fleet/{fleetId}/vehicles/{vehicleId}/position", kafkaTopic: test.lock.${Date.now()}, schema: ${path.join(repoRoot, 'schemas/vehicle-gps.avsc')}}`,
+      ].join('\n'),
+    );
+    const start = async (httpPort: number) => {
+      const args = [
+        'start',
+        '--config',
+        config,
+        '--spool-dir',
+        spoolDir,
+        '--mqtt-port',
+        String(await freePort()),
+      ];
+      return run([...args, '--http-port', String(httpPort)]);
+    };
+    const httpPort = await freePort();
+    const first = await start(httpPort);
+    t.after(() => first.kill('SIGKILL'));
+    for (let i = 0; !first.output().includes('MQTT listener ready'); i++) {
+      assert.ok(i < 200 && first.exitCode === null, `gateway did not start:\n${first.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The first /status after start tells the truth about a spool directory it just made.
+    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as {
+      conditions: Array<{ code: string }>;
+    };
+    assert.ok(
+      !status.conditions.some((c) => c.code === 'spool_not_writable'),
+      JSON.stringify(status.conditions),
+    );
+
+    const second = await start(await freePort());
+    assert.equal(await exitCode(second), 2, second.output());
+    const said = second.output().trim();
+    assert.ok(said.includes(spoolDir) && said.includes(`pid ${first.pid}`), said);
+    assert.equal(said.split('\n').filter((l) => l.startsWith('weir start:')).length, 1, said);
+    assert.doesNotMatch(said, /^\s+at /m, 'no stack');
+
+    first.kill('SIGKILL');
+    await exitCode(first);
+    const third = await start(await freePort());
+    t.after(() => third.kill('SIGKILL'));
+    for (let i = 0; !third.output().includes('MQTT listener ready'); i++) {
+      assert.ok(
+        i < 200 && third.exitCode === null,
+        `gateway did not start after kill -9:\n${third.output()}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    third.kill('SIGTERM');
+    assert.equal(await exitCode(third), 0, third.output());
+  });
 });

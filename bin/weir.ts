@@ -38,6 +38,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'a local single-node Apache Kafka for development and tests (start|stop|status)',
     load: async () => (await import('../tools/kafka/cli.ts')).kafkaCommand,
   },
+  registry: {
+    summary: 'a local Confluent-compatible Schema Registry (Apicurio) for development and tests',
+    load: async () => (await import('../tools/registry/cli.ts')).registryCommand,
+  },
 };
 
 function usage(): string {

@@ -98,12 +98,26 @@ export type BatchOutcome =
  * serialises), so records of one topic-partition reach Kafka in the order given. It resolves with
  * one outcome per batch, in the same order, and never rejects; it may take as long as the client's
  * own retries take (bounded by its request timeout). `close` flushes nothing: callers drain first.
+ *
+ * A sink recovers by itself: once connect() was called, a sink without a producer (the connect
+ * failed, or a producer reset could not reconnect while Kafka was down) connects again at the
+ * next send or probe, so delivery resumes as soon as Kafka is back.
  */
 export interface Sink {
   readonly name: string;
-  /** Connects (and creates missing topics where configured). Rejects when Kafka is unreachable. */
+  /**
+   * Connects (and creates missing topics where configured); does nothing when connected. Rejects
+   * when Kafka is unreachable.
+   */
   connect(): Promise<void>;
   send(batches: readonly Batch[]): Promise<BatchOutcome[]>;
+  /**
+   * Asks Kafka one cheap question (cluster metadata, no topics), connecting first when there is no
+   * producer. Resolves when Kafka answered, rejects when it refused or failed. May run while a send
+   * is in flight. A hung broker may leave it pending for the client's own timeouts: the caller
+   * bounds it by time (kafka.requestTimeoutMs) and reads "no answer in time" as down.
+   */
+  probe(): Promise<void>;
   close(): Promise<void>;
 }
 

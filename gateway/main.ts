@@ -138,6 +138,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       }),
     log: log.child({ stage: 'forwarder' }),
     metrics,
+    probeTimeoutMs: config.kafka.requestTimeoutMs,
     ...(opts.backoff && { initialBackoffMs: opts.backoff.initialMs, maxBackoffMs: opts.backoff.maxMs }),
   });
 

@@ -162,7 +162,7 @@ export function createMetrics(opts: MetricsOptions) {
   });
   const kafkaUp = new Gauge({
     name: 'weir_kafka_up',
-    help: '1 when the last produce to Kafka succeeded, 0 while Kafka is unreachable or failing.',
+    help: '1 while Kafka answers: the last produce succeeded and the last probe (a metadata request every second) was answered within kafka.requestTimeoutMs; 0 otherwise.',
     registers,
   });
   const spoolDamage = simpleTally(

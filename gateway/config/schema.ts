@@ -9,6 +9,8 @@ const MiB = 1024 * KiB;
 
 /** Kafka client adapters (gateway/sinks/kafka/). */
 export const KAFKA_CLIENTS = ['kafkajs', 'platformatic', 'rdkafka'] as const;
+/** `kafka.client` when the config names none: the client that measured best end to end. */
+export const DEFAULT_KAFKA_CLIENT = 'platformatic' satisfies (typeof KAFKA_CLIENTS)[number];
 
 const port = z.int().min(0).max(65_535);
 
@@ -349,7 +351,7 @@ export const kafkaSchema = z.strictObject({
   clientId: z.string().min(1).default('weir').describe('Kafka client id.'),
   client: z
     .enum(KAFKA_CLIENTS)
-    .default('platformatic')
+    .default(DEFAULT_KAFKA_CLIENT)
     .describe(
       'Kafka client library behind the sink: platformatic (@platformatic/kafka, the fastest in the benchmarks) or kafkajs (both pure JavaScript), or rdkafka ' +
         '(node-rdkafka on librdkafka, an optional native build; see the README).',

@@ -6,10 +6,14 @@
 //               exponential backoff (Kafka down, hung or slow). Nothing is dropped.
 //   rejected  → every record goes to the dead-letter topic (reason kafka_rejected); if the
 //               dead-letter topic rejects it too, it is dropped and counted (deadletter_rejected).
+// It also says whether Kafka is up (weir_kafka_up, the kafka_down condition): up while the last
+// produce succeeded and Kafka answered the last probe — a metadata request every second, traffic
+// or not, that counts as failed when unanswered for kafka.requestTimeoutMs. So a hung broker is
+// down after about requestTimeoutMs, even when no send is waiting on it.
 import type { Logger } from 'pino';
 import type { Batcher, PendingBatch } from '../batcher/batcher.ts';
 import type { BatchOutcome, OutboundRecord, Sink } from '../contracts.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, WeirError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface ForwarderOptions {
@@ -22,6 +26,10 @@ export interface ForwarderOptions {
   readonly metrics: Metrics;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** How long a probe may wait for Kafka's answer (kafka.requestTimeoutMs); default 30 s. */
+  readonly probeTimeoutMs?: number;
+  /** Pause between probes, ms; default 1000. */
+  readonly probeIntervalMs?: number;
 }
 
 export class Forwarder {
@@ -31,11 +39,21 @@ export class Forwarder {
   #backoffMs = 0;
   #backoffTimer: NodeJS.Timeout | null = null;
   #connected = false;
+  /** Kafka answered the last probe, connect or send. */
+  #answered = false;
+  /** The last send came back `retry`. */
+  #sendFailing = false;
+  #probeTimer: NodeJS.Timeout | null = null;
+  #probeDeadline: NodeJS.Timeout | null = null;
+  /** A sink.probe() call has not settled yet (a hung broker may hold it past its deadline). */
+  #probeInFlight = false;
   #sinkConnected = false;
   #connecting: Promise<void> | null = null;
   #stopped = false;
   #lastError = '';
-  #lastErrorCode: string | null = null;
+  /** WeirError codes of the last failed probe (or connect) and of the last failed send. */
+  #probeErrorCode: string | null = null;
+  #sendErrorCode: string | null = null;
 
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
@@ -48,13 +66,19 @@ export class Forwarder {
 
   /** The WeirError code of the last failure while Kafka is down (e.g. WEIR_KAFKA_AUTH), else null. */
   get kafkaErrorCode(): string | null {
-    return this.#connected ? null : this.#lastErrorCode;
+    if (this.#connected) return null;
+    // A probe that went unanswered says more (a hang) than the send that timed out behind it.
+    return this.#answered ? this.#sendErrorCode : this.#probeErrorCode;
   }
 
-  /** Stops sending. Batches in flight still complete; later ones stay in the batcher. */
+  /** Stops sending and probing. Batches in flight still complete; later ones stay in the batcher. */
   stop(): void {
     this.#stopped = true;
     if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
+    if (this.#probeTimer !== null) clearTimeout(this.#probeTimer);
+    if (this.#probeDeadline !== null) clearTimeout(this.#probeDeadline);
+    this.#probeTimer = null;
+    this.#probeDeadline = null;
   }
 
   /** Sends what is ready right away, skipping any backoff wait (used when draining). */
@@ -68,16 +92,77 @@ export class Forwarder {
 
   /**
    * Connects the sink now (at start-up) rather than with the first batch, so topics exist and
-   * Kafka's state is known early. Failures are retried by the send path.
+   * Kafka's state is known early, and starts probing Kafka until stop(). Failures are retried by
+   * the send path and by the probe.
    */
   connectInBackground(): void {
     this.#connect().then(
-      () => this.#setConnected(true),
+      () => {
+        this.#answered = true;
+        this.#update();
+      },
       (err: unknown) => {
-        this.#lastErrorCode = weirCode(err);
+        this.#probeErrorCode = weirCode(err);
+        this.#lastError = errorMessage(err);
         this.#o.log.warn({ err }, 'Kafka not reachable yet; records are kept until it is');
       },
     );
+    this.#scheduleProbe();
+  }
+
+  #scheduleProbe(): void {
+    if (this.#stopped) return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = null;
+      void this.#probe().finally(() => this.#scheduleProbe());
+    }, this.#o.probeIntervalMs ?? 1_000);
+    this.#probeTimer.unref();
+  }
+
+  /**
+   * One probe: its verdict is what the sink says within the deadline, or "down" at the deadline.
+   * An answer after the deadline only frees the way for the next probe; it says nothing.
+   */
+  async #probe(): Promise<void> {
+    if (this.#probeInFlight) return; // still waiting on a hung broker: the deadline said down
+    this.#probeInFlight = true;
+    const timeoutMs = this.#o.probeTimeoutMs ?? 30_000;
+    const call = this.#o.sink.probe().finally(() => {
+      this.#probeInFlight = false;
+    });
+    const verdict = await Promise.race([
+      call.then(
+        () => null,
+        (err: unknown) => err,
+      ),
+      new Promise<WeirError>((resolve) => {
+        this.#probeDeadline = setTimeout(
+          () =>
+            resolve(
+              new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka answered no probe within ${timeoutMs} ms`, {
+                retriable: true,
+              }),
+            ),
+          timeoutMs,
+        );
+        this.#probeDeadline.unref();
+      }),
+    ]);
+    if (this.#probeDeadline !== null) clearTimeout(this.#probeDeadline);
+    this.#probeDeadline = null;
+    if (this.#stopped) return;
+    if (verdict === null) {
+      this.#answered = true;
+    } else {
+      this.#answered = false;
+      this.#probeErrorCode = weirCode(verdict);
+      const message = errorMessage(verdict);
+      if (message !== this.#lastError && this.#connected) {
+        this.#lastError = message;
+        this.#o.log.warn({ err: verdict }, 'Kafka does not answer; records are kept until it does');
+      }
+    }
+    this.#update();
   }
 
   #connect(): Promise<void> {
@@ -144,14 +229,17 @@ export class Forwarder {
       return;
     }
     this.#backoffMs = 0;
-    this.#setConnected(true);
+    this.#sendFailing = false;
+    this.#answered = true;
+    this.#update();
     if (batcher.readyCount > 0) this.#schedule();
   }
 
   #onFailure(err: Error): void {
     const { log, initialBackoffMs = 100, maxBackoffMs = 10_000 } = this.#o;
-    this.#setConnected(false);
-    this.#lastErrorCode = weirCode(err);
+    this.#sendFailing = true;
+    this.#update();
+    this.#sendErrorCode = weirCode(err);
     this.#backoffMs = Math.min(maxBackoffMs, this.#backoffMs === 0 ? initialBackoffMs : this.#backoffMs * 2);
     const message = errorMessage(err);
     // Log a failure once, not on every retry of the same outage.
@@ -166,7 +254,8 @@ export class Forwarder {
     }, this.#backoffMs);
   }
 
-  #setConnected(up: boolean): void {
+  #update(): void {
+    const up = this.#answered && !this.#sendFailing;
     if (up === this.#connected) return;
     this.#connected = up;
     this.#o.metrics.kafkaUp.set(up ? 1 : 0);

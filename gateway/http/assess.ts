@@ -9,7 +9,9 @@
 //     spool_not_writable   the spool directory cannot be written (read-only file system, no
 //                          permission) or a spool write/fsync failed within the window
 //   degraded (ready: devices are still taken in, but data is at risk or late)
-//     kafka_down           the last produce to Kafka failed; records wait in the spool
+//     kafka_down           the last produce to Kafka failed, or Kafka answered no probe (a
+//                          metadata request every second) within kafka.requestTimeoutMs — a hung
+//                          broker too, traffic or not; records wait in the spool
 //     not_delivering       records are waiting but none reached Kafka for the whole window
 //                          (Kafka hung, before its request timeout says so)
 //     backlog_growing      the spool holds more records than a window ago and its oldest is
@@ -232,4 +234,6 @@ function mib(bytes: number): string {
 const KAFKA_DOWN_BECAUSE: Readonly<Record<string, string>> = {
   WEIR_KAFKA_AUTH: "Kafka refuses weir's SASL credentials (WEIR_KAFKA_AUTH; check kafka.sasl)",
   WEIR_KAFKA_TLS: "The Kafka broker's certificate does not verify (WEIR_KAFKA_TLS; check kafka.tls)",
+  WEIR_KAFKA_TIMEOUT:
+    'Kafka does not answer within kafka.requestTimeoutMs (WEIR_KAFKA_TIMEOUT; the broker may be hung or overloaded)',
 };

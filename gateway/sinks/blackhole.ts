@@ -13,5 +13,7 @@ export class BlackholeSink implements Sink {
     return batches.map(() => ({ status: 'ok' }));
   }
 
+  async probe(): Promise<void> {}
+
   async close(): Promise<void> {}
 }

@@ -84,6 +84,20 @@ export async function produceOutcomes(
   }
 }
 
+/** WEIR_KAFKA_TIMEOUT: Kafka answered nothing to a request within `ms`. */
+export function noAnswer(what: string, ms: number, cause?: unknown): WeirError {
+  return new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka answered no ${what} within ${ms} ms`, {
+    cause,
+    retriable: true,
+  });
+}
+
+/** Whether a kafkajs error says a request went unanswered for its request timeout. */
+export function kafkajsTimedOut(err: unknown): boolean {
+  for (const o of errorChain(err)) if (o.name === 'KafkaJSRequestTimeoutError') return true;
+  return false;
+}
+
 export function notConnected(): WeirError {
   return new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', { retriable: true });
 }

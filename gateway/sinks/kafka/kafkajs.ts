@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
-import { notConnected, produceOutcomes } from './errors.ts';
+import { kafkajsTimedOut, noAnswer, notConnected, produceOutcomes } from './errors.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 import type { KafkaAdapterOptions } from './options.ts';
 import { kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
@@ -42,6 +42,9 @@ export class KafkajsSink implements Sink {
   readonly #o: KafkajsSinkOptions;
   readonly #kafka: InstanceType<typeof Kafka>;
   #producer: Producer | null = null;
+  #connecting: Promise<void> | null = null;
+  /** The probe's client (one connection), made at the first probe. */
+  #admin: Admin | null = null;
   #closed = false;
 
   constructor(opts: KafkajsSinkOptions) {
@@ -67,12 +70,25 @@ export class KafkajsSink implements Sink {
     });
   }
 
-  async connect(): Promise<void> {
-    try {
-      await this.#connect();
-    } catch (err) {
-      throw securityError(err) ?? err;
-    }
+  connect(): Promise<void> {
+    return this.#ensureProducer();
+  }
+
+  /**
+   * Resolves once there is a connected producer, connecting one if there is none (never two at
+   * once): connect() at start-up, and any send or probe after the producer was lost.
+   */
+  #ensureProducer(): Promise<void> {
+    if (this.#producer !== null) return Promise.resolve();
+    if (this.#closed) return Promise.reject(closedError());
+    this.#connecting ??= this.#connect()
+      .catch((err: unknown) => {
+        throw securityError(err) ?? err;
+      })
+      .finally(() => {
+        this.#connecting = null;
+      });
+    return this.#connecting;
   }
 
   async #connect(): Promise<void> {
@@ -92,7 +108,7 @@ export class KafkajsSink implements Sink {
     if (this.#closed) {
       // close() ran while connecting: nothing may stay connected behind it.
       await producer.disconnect().catch(() => {});
-      throw new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
+      throw closedError();
     }
     this.#producer = producer;
   }
@@ -127,6 +143,8 @@ export class KafkajsSink implements Sink {
   }
 
   async #produce(batches: readonly Batch[]): Promise<void> {
+    // A producer that was lost (failed connect, reset) is replaced here, by the next send.
+    if (!this.#closed) await this.#ensureProducer();
     const producer = this.#producer;
     if (producer === null) throw notConnected();
     await producer.sendBatch({
@@ -136,23 +154,42 @@ export class KafkajsSink implements Sink {
     });
   }
 
+  /** Drops the producer (its producer id is spoiled); the next send or probe connects a new one. */
   async #resetProducer(): Promise<void> {
     const old = this.#producer;
     this.#producer = null;
     await old?.disconnect().catch(() => {});
+  }
+
+  /** A metadata request without topics (brokers only) over the admin connection. */
+  async probe(): Promise<void> {
+    await this.#ensureProducer();
+    this.#admin ??= this.#kafka.admin({ retry: { retries: 0 } });
+    const admin = this.#admin;
     try {
-      await this.#connect();
-    } catch {
-      // Stays disconnected: the next send reports `retry` and the forwarder backs off.
+      await admin.connect();
+      await admin.describeCluster();
+    } catch (err) {
+      throw kafkajsTimedOut(err) ? noAnswer('metadata request', this.#o.requestTimeoutMs, err) : err;
+    } finally {
+      // close() ran meanwhile: the connection just made must not outlive the sink.
+      if (this.#closed) await admin.disconnect().catch(() => {});
     }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     const producer = this.#producer;
+    const admin = this.#admin;
     this.#producer = null;
+    this.#admin = null;
+    await admin?.disconnect().catch(() => {});
     await producer?.disconnect();
   }
+}
+
+function closedError(): WeirError {
+  return new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
 }
 
 function toMessage(r: Batch['records'][number]): Message {

@@ -14,6 +14,7 @@ export class PlatformaticSink implements Sink {
   readonly name = 'platformatic';
   readonly #o: PlatformaticSinkOptions;
   #producer: Producer | null = null;
+  #connecting: Promise<void> | null = null;
   #closed = false;
 
   constructor(opts: PlatformaticSinkOptions) {
@@ -32,12 +33,25 @@ export class PlatformaticSink implements Sink {
     };
   }
 
-  async connect(): Promise<void> {
-    try {
-      await this.#connect();
-    } catch (err) {
-      throw securityError(err) ?? err;
-    }
+  connect(): Promise<void> {
+    return this.#ensureProducer();
+  }
+
+  /**
+   * Resolves once there is a connected producer, connecting one if there is none (never two at
+   * once): connect() at start-up, and any send or probe after the producer was lost.
+   */
+  #ensureProducer(): Promise<void> {
+    if (this.#producer !== null) return Promise.resolve();
+    if (this.#closed) return Promise.reject(closedError());
+    this.#connecting ??= this.#connect()
+      .catch((err: unknown) => {
+        throw securityError(err) ?? err;
+      })
+      .finally(() => {
+        this.#connecting = null;
+      });
+    return this.#connecting;
   }
 
   async #connect(): Promise<void> {
@@ -61,7 +75,7 @@ export class PlatformaticSink implements Sink {
     if (this.#closed) {
       // close() ran while connecting: nothing may stay connected behind it.
       await producer.close().catch(() => {});
-      throw new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
+      throw closedError();
     }
     this.#producer = producer;
   }
@@ -94,8 +108,8 @@ export class PlatformaticSink implements Sink {
   }
 
   async #produce(batches: readonly Batch[]): Promise<void> {
-    // A producer given up on (below) is replaced by the next send.
-    if (this.#producer === null && !this.#closed) await this.connect();
+    // A producer that was lost (failed connect, reset, given up on below) is replaced here.
+    if (!this.#closed) await this.#ensureProducer();
     const producer = this.#producer;
     if (producer === null) throw notConnected();
     const sent = producer.send({
@@ -155,11 +169,19 @@ export class PlatformaticSink implements Sink {
     return out;
   }
 
+  /** Drops the producer (its producer id is spoiled); the next send or probe connects a new one. */
   async #resetProducer(): Promise<void> {
     const old = this.#producer;
     this.#producer = null;
     await old?.close().catch(() => {});
-    await this.#connect().catch(() => {});
+  }
+
+  /** A metadata request without topics (brokers only) over the producer's connection. */
+  async probe(): Promise<void> {
+    await this.#ensureProducer();
+    const producer = this.#producer;
+    if (producer === null) throw notConnected();
+    await producer.metadata({ topics: [], forceUpdate: true, retries: 0 });
   }
 
   async close(): Promise<void> {
@@ -168,4 +190,8 @@ export class PlatformaticSink implements Sink {
     this.#producer = null;
     await producer?.close();
   }
+}
+
+function closedError(): WeirError {
+  return new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
 }

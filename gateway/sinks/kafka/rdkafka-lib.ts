@@ -28,6 +28,11 @@ export interface RdkafkaProducer {
   connect(opts: { timeout: number; topic?: string }, cb: (err: RdkafkaError | null) => void): void;
   disconnect(timeoutMs: number, cb: (err: RdkafkaError | null) => void): void;
   isConnected(): boolean;
+  /** `allTopics: false` without `topic`: the topics the client already knows (none: brokers only). */
+  getMetadata(
+    opts: { allTopics: boolean; timeout: number },
+    cb: (err: RdkafkaError | null, metadata: unknown) => void,
+  ): void;
   produce(
     topic: string,
     partition: number | null,
@@ -145,6 +150,8 @@ export const ERR_FATAL = -150;
 /** librdkafka's local errors of a refused login and of a failed TLS handshake or verification. */
 export const ERR_AUTHENTICATION = -169;
 export const ERR_SSL = -181;
+/** RD_KAFKA_RESP_ERR__TIMED_OUT: no answer within the operation's timeout. */
+export const ERR_TIMED_OUT = -185;
 
 /** The Kafka protocol error name of a librdkafka error code, where weir's outcome logic needs it. */
 export function kafkaErrorName(code: number): string | null {

@@ -5,12 +5,13 @@
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { rateLimited } from '../../log.ts';
-import { notConnected, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
+import { noAnswer, notConnected, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
 import type { KafkaAdapterOptions } from './options.ts';
 import {
   ERR_AUTHENTICATION,
   ERR_FATAL,
   ERR_SSL,
+  ERR_TIMED_OUT,
   kafkaErrorName,
   type Rdkafka,
   type RdkafkaConfig,
@@ -90,6 +91,7 @@ export class RdkafkaSink implements Sink {
   readonly #o: RdkafkaSinkOptions;
   readonly #lib: Rdkafka;
   #producer: RdkafkaProducer | null = null;
+  #connecting: Promise<void> | null = null;
   #fatal = false;
   #closed = false;
   readonly #warnFatal: () => void;
@@ -120,7 +122,24 @@ export class RdkafkaSink implements Sink {
     );
   }
 
-  async connect(): Promise<void> {
+  connect(): Promise<void> {
+    return this.#ensureProducer();
+  }
+
+  /**
+   * Resolves once there is a connected producer, connecting one if there is none (never two at
+   * once): connect() at start-up, and any send or probe after the producer was lost.
+   */
+  #ensureProducer(): Promise<void> {
+    if (this.#producer !== null) return Promise.resolve();
+    if (this.#closed) return Promise.reject(closedError());
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = null;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
     const conf = rdkafkaConfig(this.#o);
     const producer = new this.#lib.Producer(conf.producer, conf.topic);
     producer.on('delivery-report', (err, report) => settle(err, report.opaque));
@@ -162,7 +181,7 @@ export class RdkafkaSink implements Sink {
     if (this.#closed) {
       // close() ran while connecting: nothing may stay connected behind it.
       await disconnect(producer);
-      throw new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
+      throw closedError();
     }
     this.#fatal = false;
     this.#producer = producer;
@@ -222,10 +241,13 @@ export class RdkafkaSink implements Sink {
 
   async send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
     if (this.#fatal) await this.#resetProducer();
+    // A producer that was lost (failed connect, reset) is replaced here, by the next send.
+    let error: Error | null = null;
+    if (!this.#closed) await this.#ensureProducer().catch((err: Error) => (error = err));
     const producer = this.#producer;
     if (producer === null) {
-      const error = notConnected();
-      return batches.map(() => ({ status: 'retry', error }));
+      error ??= notConnected();
+      return batches.map(() => ({ status: 'retry', error: error! }));
     }
     const errors = await this.#produce(producer, batches);
     const outcomes = errors.map(outcome);
@@ -313,15 +335,27 @@ export class RdkafkaSink implements Sink {
     return e.isFatal === true || (typeof e.code === 'number' && this.#lib.errorCode(e) === ERR_FATAL);
   }
 
+  /** Drops the producer (fatal error, spoiled producer id); the next send or probe connects anew. */
   async #resetProducer(): Promise<void> {
     const old = this.#producer;
     this.#producer = null;
+    this.#fatal = false;
     if (old !== null) await disconnect(old);
-    try {
-      await this.connect();
-    } catch {
-      // Stays disconnected: the next send reports `retry` and the forwarder backs off.
-    }
+  }
+
+  /** A metadata request for the topics the producer knows (none yet: brokers only). */
+  async probe(): Promise<void> {
+    await this.#ensureProducer();
+    const producer = this.#producer;
+    if (producer === null) throw notConnected();
+    await new Promise<void>((resolve, reject) =>
+      producer.getMetadata({ allTopics: false, timeout: this.#o.requestTimeoutMs }, (err) => {
+        if (!err) resolve();
+        else if (this.#lib.errorCode(err) === ERR_TIMED_OUT)
+          reject(noAnswer('metadata request', this.#o.requestTimeoutMs, err));
+        else reject(err);
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -356,6 +390,10 @@ function headerList(headers: Readonly<Record<string, Buffer>>): Record<string, B
   const out: Record<string, Buffer>[] = [];
   for (const name in headers) out.push({ [name]: headers[name]! });
   return out;
+}
+
+function closedError(): WeirError {
+  return new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
 }
 
 function disconnect(producer: RdkafkaProducer): Promise<void> {

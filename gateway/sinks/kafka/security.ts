@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
-import type { KAFKA_CLIENTS, SASL_MECHANISMS } from '../../config/schema.ts';
+import { DEFAULT_KAFKA_CLIENT, type KAFKA_CLIENTS, type SASL_MECHANISMS } from '../../config/schema.ts';
 import { WeirError } from '../../errors.ts';
 import { errorChain } from './errors.ts';
 
@@ -94,7 +94,9 @@ export function resolveKafkaSecurity(
   problems: SecurityProblem[],
   warnings: string[] = [],
 ): KafkaSecurity {
-  const client = (typeof kafka['client'] === 'string' ? kafka['client'] : 'kafkajs') as KafkaClientName;
+  const client = (
+    typeof kafka['client'] === 'string' ? kafka['client'] : DEFAULT_KAFKA_CLIENT
+  ) as KafkaClientName;
   const sasl = asObject(kafka['sasl']);
   if (sasl['mechanism'] === 'plain' && asObject(kafka['tls'])['enabled'] !== true) {
     warnings.push(

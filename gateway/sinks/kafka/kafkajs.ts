@@ -170,6 +170,10 @@ export class KafkajsSink implements Sink {
       await admin.connect();
       await admin.describeCluster();
     } catch (err) {
+      // A connection whose request timed out may not recover by itself (seen after a broker was
+      // frozen and thawed): the next probe gets a new one.
+      if (this.#admin === admin) this.#admin = null;
+      void admin.disconnect().catch(() => {});
       throw kafkajsTimedOut(err) ? noAnswer('metadata request', this.#o.requestTimeoutMs, err) : err;
     } finally {
       // close() ran meanwhile: the connection just made must not outlive the sink.

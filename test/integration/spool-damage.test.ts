@@ -23,7 +23,12 @@ import { loadSchema } from '../../gateway/codec/avro.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import { startGateway } from '../../gateway/main.ts';
 import { metricValue } from '../../gateway/metrics.ts';
-import { decodeFrame, SEGMENT_HEADER_BYTES } from '../../gateway/spool/disk/format.ts';
+import {
+  decodeFrame,
+  emptyDictionary,
+  FORMAT_VERSION,
+  SEGMENT_HEADER_BYTES,
+} from '../../gateway/spool/disk/format.ts';
 import { testKafkaBrokers } from '../helpers/kafka.ts';
 import { Device, fleetOf, freePort, waitFor, waitUntilSettled, writeWeirConfig } from '../support/faults.ts';
 import { repoRoot } from '../support/gateway.ts';
@@ -40,8 +45,9 @@ interface Frame {
 function framesOf(file: string): Frame[] {
   const data = readFileSync(file);
   const frames: Frame[] = [];
+  const dict = emptyDictionary();
   for (let at = SEGMENT_HEADER_BYTES; at < data.length; ) {
-    const r = decodeFrame(data, at);
+    const r = decodeFrame(data, at, undefined, FORMAT_VERSION, dict);
     if (r.kind !== 'record') break;
     frames.push({
       seq: r.value.seq,

@@ -15,9 +15,11 @@ import { describe, test } from 'node:test';
 import type { OutboundRecord } from '../../gateway/contracts.ts';
 import {
   decodeFrame,
+  emptyDictionary,
   encodeFrame,
-  encodeFrames,
+  FORMAT_VERSION,
   SEGMENT_HEADER_BYTES,
+  SegmentEncoder,
 } from '../../gateway/spool/disk/format.ts';
 import {
   type DamageReport,
@@ -93,7 +95,7 @@ describe('spool framing', () => {
   test('a frame round-trips every field', () => {
     const r = record(42, 100);
     const frame = encodeFrame(123_456_789_012, 'iot.vehicle.positions', r);
-    assert.equal(frame.length, frameBytes('iot.vehicle.positions', r));
+    assert.ok(frame.length <= frameBytes('iot.vehicle.positions', r), 'frameBytes is an upper bound');
     const d = decodeFrame(frame, 0, 123_456_789_012);
     assert.equal(d.kind, 'record');
     if (d.kind !== 'record') return;
@@ -102,25 +104,34 @@ describe('spool framing', () => {
     assert.deepEqual(d.value.record, r);
   });
 
-  test('a group encoded into one buffer is the frames of its records, one after another', () => {
+  test('a group is encoded into one buffer; shared topics and headers are written once per segment', () => {
     const shared = { 'mqtt-topic': Buffer.from('t/shared'), 'weir-gateway-id': Buffer.from('gw') };
     const group = Array.from({ length: 5 }, (_, i) => ({
       topic: i % 2 === 0 ? 'iot.a' : 'iot.ä',
       record: { ...record(i, 10 + i), headers: i < 3 ? shared : record(i).headers },
     }));
     const total = group.reduce((n, g) => n + frameBytes(g.topic, g.record), 0);
-    const one = encodeFrames(40, group, total);
-    assert.deepEqual(one, Buffer.concat(group.map((g, i) => encodeFrame(40 + i, g.topic, g.record))));
+    const written = emptyDictionary();
+    const { frames: one, sizes } = new SegmentEncoder(written).encode(40, group, total);
+    assert.ok(one.length < total);
+    assert.deepEqual(written.topics, ['iot.a', 'iot.ä']);
+    // Record 2 repeats record 0's topic and headers: its frame refers to them.
+    assert.ok(sizes[2]! < encodeFrame(42, group[2]!.topic, group[2]!.record).length - 20);
+    const dict = emptyDictionary(); // a reader's, rebuilt from the segment's start
     let at = 0;
     group.forEach((g, i) => {
-      const d = decodeFrame(one, at, 40 + i);
+      const d = decodeFrame(one, at, 40 + i, FORMAT_VERSION, dict);
       assert.equal(d.kind, 'record');
       if (d.kind !== 'record') return;
+      assert.equal(d.bytes, sizes[i]);
       assert.equal(d.value.topic, g.topic);
       assert.deepEqual(d.value.record, g.record);
       at += d.bytes;
     });
     assert.equal(at, one.length);
+    // Without the frames before it, a frame that refers to them does not decode.
+    const alone = decodeFrame(one, sizes[0]! + sizes[1]!, 42, FORMAT_VERSION, emptyDictionary());
+    assert.equal(alone.kind, 'corrupt');
   });
 
   test('a null key and no headers', () => {
@@ -322,11 +333,18 @@ describe('disk spool', () => {
     const victim = path.join(dir, segs[2]!);
     const nextFirstSeq = Number(segs[3]!.slice(0, 20));
     const victimFirstSeq = Number(segs[2]!.slice(0, 20));
-    // Flip a byte inside the 4th record of the victim segment.
-    const firstFrame = decodeFrame(readFileSync(victim), SEGMENT_HEADER_BYTES);
-    assert.ok(firstFrame.kind === 'record');
+    // Flip a byte inside the 4th record of the victim segment (frames differ in size: the first
+    // of a segment defines what later ones refer to).
+    const data = readFileSync(victim);
+    const dict = emptyDictionary();
+    let fourth = SEGMENT_HEADER_BYTES;
+    for (let i = 0; i < 3; i++) {
+      const frame = decodeFrame(data, fourth, victimFirstSeq + i, FORMAT_VERSION, dict);
+      assert.ok(frame.kind === 'record');
+      fourth += frame.bytes;
+    }
     const fd = openSync(victim, 'r+');
-    writeSync(fd, Buffer.from([0xee]), 0, 1, SEGMENT_HEADER_BYTES + firstFrame.bytes * 3 + 30);
+    writeSync(fd, Buffer.from([0xee]), 0, 1, fourth + 30);
     closeSync(fd);
 
     const h = await openSpool(dir);
@@ -343,11 +361,7 @@ describe('disk spool', () => {
     assert.equal(h.damage[0]!.file, victim);
     assert.equal(h.damage[0]!.records, lost.size);
     assert.equal(h.damage[0]!.reason, 'CRC mismatch');
-    assert.equal(
-      statSync(victim).size,
-      SEGMENT_HEADER_BYTES + firstFrame.bytes * 3,
-      'truncated at the damage',
-    );
+    assert.equal(statSync(victim).size, fourth, 'truncated at the damage');
     await spool.close();
   });
 

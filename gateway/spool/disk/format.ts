@@ -1,46 +1,78 @@
-// On-disk format of the spool. Pure functions, no I/O. The invariants and the way the files are
-// used are described in spool.ts.
+// On-disk format of the spool. Pure functions and in-memory dictionaries, no I/O. The invariants
+// and the way the files are used are described in spool.ts.
 //
 // Segment file `<firstSeq as 20 digits>.seg`:
 //   header   16 bytes: magic "WEIRSPL\0" (8) · format version u32 LE (4) · reserved u32 (4)
 //   frames   one after another, nothing in between
 //
-// Frame (all integers little-endian):
+// Frame, format 2 (all integers little-endian):
 //   u32  frameLength      bytes after this field (crc .. end of value)
 //   u32  crc32            zlib CRC-32 of every byte after this field
 //   u64  seq              record sequence number; contiguous across segments (+1 per record)
 //   u64  timestamp        epoch milliseconds (the gateway receive time)
-//   origin (format 2 on; not sent to Kafka: what a dead letter of the record must say)
-//     u8   qos            the device's MQTT QoS, 0xff = none (a record weir made itself)
-//     u16  clientIdLength, clientId (UTF-8)     the publishing MQTT client
-//     u16  routeLength (0xffff = no route), route (UTF-8)
-//   u16  topicLength, topic (UTF-8)             Kafka topic
+//   u8   modes            how the three shared parts follow: bits 0–1 topic, 2–3 headers,
+//                         4–5 origin; each 0 = reference, 1 = definition, 2 = literal, 3 = none
+//   topic, headers, origin, each in its mode:
+//     reference           varint id of an entry defined earlier in the same segment
+//     definition          varint id (the next free one of its kind), then the content
+//     literal             the content, not remembered (a segment's dictionary is full)
+//     none                nothing (origin only: a record weir made itself)
 //   u16  keyLength (0xffff = no key), key
-//   u16  headerCount, then per header: u16 nameLength, name (UTF-8), u32 valueLength, value
-//   u32  valueLength, value                     the Avro-encoded record
+//   value                 the rest of the frame: the Avro-encoded record
+//
+// Contents: topic = u16 length, UTF-8 (the Kafka topic); headers = u16 count, then per header
+// u16 nameLength, name (UTF-8), u32 valueLength, value; origin = u8 qos, u16 clientIdLength,
+// clientId (UTF-8), u16 routeLength (0xffff = no route), route (UTF-8). The origin is not sent
+// to Kafka: it is what a dead letter of the record must say.
+//
+// Records of one device topic share their topic, headers and origin, so after the first record
+// of a device in a segment, each of its frames carries only seq, time, a few reference bytes,
+// key and value. A segment's dictionary is rebuilt by reading it from the start, which is how
+// segments are always read; every frame is still checked by its own CRC.
+//
+// Format 1 (weir before the dictionary; still read): seq, timestamp, u16 topicLength, topic,
+// u16 keyLength, key, the headers block, u32 valueLength, value.
 import { crc32 } from 'node:zlib';
 import type { OutboundRecord, RecordOrigin } from '../../contracts.ts';
 
 export const SEGMENT_MAGIC = Buffer.from('WEIRSPL\0', 'latin1');
-/** The format new segments are written in. Format 1 (no origin) is still read. */
+/** The format new segments are written in. Format 1 is still read. */
 export const FORMAT_VERSION = 2;
 const OLDEST_FORMAT = 1;
 export const SEGMENT_HEADER_BYTES = 16;
 /** frameLength + crc. */
 export const FRAME_PREFIX_BYTES = 8;
 const NO_KEY = 0xffff;
-const NO_QOS = 0xff;
 const NO_ROUTE = 0xffff;
 const MIN_BODY_V1 = 8 + 8 + 2 + 2 + 2 + 4;
-const MIN_BODY = MIN_BODY_V1 + 5;
-/** The body's fixed fields but the header count and the origin (blocks of their own). */
-const FIXED_BODY = MIN_BODY_V1 - 2;
+/** seq, timestamp, modes, three one-byte references, key length. */
+const MIN_BODY = 8 + 8 + 1 + 3 + 2;
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/** Entries of each kind one segment's dictionary takes; past it, parts are written literally. */
+export const MAX_DICTIONARY_ENTRIES = 65_536;
+
+const REF = 0;
+const DEFINE = 1;
+const LITERAL = 2;
+const NONE = 3;
+/** Upper bound of a varint id below 2^35. */
+const MAX_VARINT = 5;
 
 export interface SpooledRecord {
   readonly seq: number;
   readonly topic: string;
   readonly record: OutboundRecord;
+}
+
+/** What the frames of one segment defined, by id: filled by whoever reads or writes it first. */
+export interface SegmentDictionary {
+  readonly topics: string[];
+  readonly headers: Array<Readonly<Record<string, Buffer>>>;
+  readonly origins: RecordOrigin[];
+}
+
+export function emptyDictionary(): SegmentDictionary {
+  return { topics: [], headers: [], origins: [] };
 }
 
 export function segmentName(firstSeq: number): string {
@@ -75,8 +107,126 @@ export function segmentFormat(header: Buffer): number {
 }
 
 /**
- * Encodes one record as a frame. `format` 1 writes the old frame (no origin): only for tests of
- * reading spools an older weir left.
+ * Upper bound of a record's frame: what it takes when its topic, headers and origin are written
+ * out in full. What the appender counts before the frame is encoded; the frame may be smaller.
+ */
+export function frameSize(topic: string, record: OutboundRecord): number {
+  return (
+    FRAME_PREFIX_BYTES +
+    MIN_BODY +
+    3 * (MAX_VARINT - 1) +
+    topicBlock(topic).length +
+    headerBlock(record.headers).length +
+    (record.origin === undefined ? 0 : originBlock(record.origin).length) +
+    (record.key?.length ?? 0) +
+    record.value.length
+  );
+}
+
+/**
+ * Writes the frames of one segment: remembers which topics, headers and origins it has defined
+ * (by object identity: records of a device topic share theirs) and refers to them after that.
+ * One per segment, made when the writer starts appending to it.
+ */
+export class SegmentEncoder {
+  readonly #dict: SegmentDictionary;
+  readonly #topicIds = new Map<string, number>();
+  readonly #headerIds = new WeakMap<object, number>();
+  readonly #originIds = new WeakMap<object, number>();
+
+  /** `dict`: the segment's dictionary; ids this encoder defines continue after its entries. */
+  constructor(dict: SegmentDictionary) {
+    this.#dict = dict;
+  }
+
+  /**
+   * Encodes consecutive records (seq, seq + 1, …) into one buffer, for one write. `maxBytes`:
+   * the sum of their frameSize. Returns the frames and each one's size.
+   */
+  encode(
+    firstSeq: number,
+    records: ReadonlyArray<{ readonly topic: string; readonly record: OutboundRecord }>,
+    maxBytes: number,
+  ): { frames: Buffer; sizes: number[] } {
+    const out = Buffer.allocUnsafe(maxBytes);
+    const sizes: number[] = new Array(records.length);
+    let at = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const end = this.#writeFrame(out, at, firstSeq + i, r.topic, r.record);
+      sizes[i] = end - at;
+      at = end;
+    }
+    return { frames: out.subarray(0, at), sizes };
+  }
+
+  #writeFrame(frame: Buffer, at: number, seq: number, topic: string, record: OutboundRecord): number {
+    const d = this.#dict;
+    const start = at + FRAME_PREFIX_BYTES;
+    let p = writeU64(frame, seq, start);
+    p = writeU64(frame, record.timestamp, p);
+    const modesAt = p++;
+    let modes = 0;
+
+    let id = this.#topicIds.get(topic);
+    let mode = this.#choose(id, d.topics.length);
+    if (mode === DEFINE) {
+      id = d.topics.length;
+      d.topics.push(topic);
+      this.#topicIds.set(topic, id);
+    }
+    p = writePart(frame, p, mode, id, topicBlock(topic));
+    modes |= mode;
+
+    const headers = record.headers;
+    id = this.#headerIds.get(headers);
+    mode = this.#choose(id, d.headers.length);
+    if (mode === DEFINE) {
+      id = d.headers.length;
+      d.headers.push(headers);
+      this.#headerIds.set(headers, id);
+    }
+    p = writePart(frame, p, mode, id, headerBlock(headers));
+    modes |= mode << 2;
+
+    const origin = record.origin;
+    if (origin === undefined) {
+      mode = NONE;
+    } else {
+      id = this.#originIds.get(origin);
+      mode = this.#choose(id, d.origins.length);
+      if (mode === DEFINE) {
+        id = d.origins.length;
+        d.origins.push(origin);
+        this.#originIds.set(origin, id);
+      }
+      p = writePart(frame, p, mode, id, originBlock(origin));
+    }
+    modes |= mode << 4;
+    frame[modesAt] = modes;
+
+    const key = record.key;
+    if (key === null) {
+      p = frame.writeUInt16LE(NO_KEY, p);
+    } else {
+      p = frame.writeUInt16LE(key.length, p);
+      p += key.copy(frame, p);
+    }
+    p += record.value.copy(frame, p);
+    frame.writeUInt32LE(p - start, at);
+    frame.writeUInt32LE(crc32(frame.subarray(start, p)), at + 4);
+    return p;
+  }
+
+  #choose(id: number | undefined, defined: number): number {
+    if (id !== undefined) return REF;
+    return defined < MAX_DICTIONARY_ENTRIES ? DEFINE : LITERAL;
+  }
+}
+
+/**
+ * Encodes one record as a standalone frame (a segment's first, or `format` 1: the frame of an
+ * older weir, for tests of reading the spools it left).
  */
 export function encodeFrame(
   seq: number,
@@ -84,47 +234,22 @@ export function encodeFrame(
   record: OutboundRecord,
   format = FORMAT_VERSION,
 ): Buffer {
-  const size = frameSize(topic, record) - (format === 1 ? originBlock(record.origin).length : 0);
-  const frame = Buffer.allocUnsafe(size);
-  writeFrame(frame, 0, seq, topic, record, format);
-  return frame;
+  if (format === 1) return encodeFrameV1(seq, topic, record);
+  return new SegmentEncoder(emptyDictionary()).encode(seq, [{ topic, record }], frameSize(topic, record))
+    .frames;
 }
 
-/**
- * Encodes consecutive records (seq, seq + 1, …) into one buffer: one allocation and one write
- * for a whole group of `totalBytes` (the sum of their frameSize).
- */
-export function encodeFrames(
-  firstSeq: number,
-  records: ReadonlyArray<{ readonly topic: string; readonly record: OutboundRecord }>,
-  totalBytes: number,
-): Buffer {
-  const out = Buffer.allocUnsafe(totalBytes);
-  let at = 0;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    at = writeFrame(out, at, firstSeq + i, r.topic, r.record);
-  }
-  if (at !== totalBytes) throw new Error(`spool frames took ${at} bytes, ${totalBytes} expected`);
-  return out;
+function writePart(frame: Buffer, at: number, mode: number, id: number | undefined, content: Buffer): number {
+  let p = at;
+  if (mode === REF || mode === DEFINE) p = writeVarint(frame, id!, p);
+  if (mode === DEFINE || mode === LITERAL) p += content.copy(frame, p);
+  return p;
 }
 
-/** Size of the frame of a record, without encoding it. */
-export function frameSize(topic: string, record: OutboundRecord): number {
-  return (
-    FRAME_PREFIX_BYTES +
-    FIXED_BODY +
-    originBlock(record.origin).length +
-    topicBytes(topic).length +
-    (record.key?.length ?? 0) +
-    headerBlock(record.headers).length +
-    record.value.length
-  );
-}
-
-// Records of one device topic share one headers object (the intake makes it once per topic), and
-// Kafka topics are few: their encoded bytes are kept rather than encoded for every record.
+// Blocks shared by many records (a device topic's headers object, its origin, the few Kafka
+// topics) are encoded once and kept.
 const headerBlocks = new WeakMap<object, Buffer>();
+const originBlocks = new WeakMap<RecordOrigin, Buffer>();
 const topicBlocks = new Map<string, Buffer>();
 
 /** u16 headerCount, then per header: u16 nameLength, name, u32 valueLength, value. */
@@ -147,12 +272,8 @@ function headerBlock(headers: Readonly<Record<string, Buffer>>): Buffer {
   return block;
 }
 
-const originBlocks = new WeakMap<RecordOrigin, Buffer>();
-const NO_ORIGIN = Buffer.from([NO_QOS, 0, 0, 0xff, 0xff]);
-
-/** u8 qos, u16 clientIdLength, clientId, u16 routeLength, route. Shared origins encode once. */
-function originBlock(origin: RecordOrigin | undefined): Buffer {
-  if (origin === undefined) return NO_ORIGIN;
+/** u8 qos, u16 clientIdLength, clientId, u16 routeLength, route. */
+function originBlock(origin: RecordOrigin): Buffer {
   let block = originBlocks.get(origin);
   if (block !== undefined) return block;
   const clientId = Buffer.from(origin.clientId);
@@ -167,48 +288,17 @@ function originBlock(origin: RecordOrigin | undefined): Buffer {
   return block;
 }
 
-function topicBytes(topic: string): Buffer {
-  let bytes = topicBlocks.get(topic);
-  if (bytes === undefined) {
-    bytes = Buffer.from(topic);
-    if (topicBlocks.size < 1024) topicBlocks.set(topic, bytes);
+/** u16 length, UTF-8. */
+function topicBlock(topic: string): Buffer {
+  let block = topicBlocks.get(topic);
+  if (block === undefined) {
+    const bytes = Buffer.from(topic);
+    block = Buffer.allocUnsafe(2 + bytes.length);
+    block.writeUInt16LE(bytes.length, 0);
+    bytes.copy(block, 2);
+    if (topicBlocks.size < 1024) topicBlocks.set(topic, block);
   }
-  return bytes;
-}
-
-/** Writes the frame of one record at `at`; returns where it ends. */
-function writeFrame(
-  frame: Buffer,
-  at: number,
-  seq: number,
-  topic: string,
-  record: OutboundRecord,
-  format = FORMAT_VERSION,
-): number {
-  const tb = topicBytes(topic);
-  const hb = headerBlock(record.headers);
-  const ob = format === 1 ? null : originBlock(record.origin);
-  const key = record.key;
-  const body =
-    FIXED_BODY + (ob?.length ?? 0) + tb.length + (key?.length ?? 0) + hb.length + record.value.length;
-  let p = at + FRAME_PREFIX_BYTES;
-  frame.writeUInt32LE(body, at);
-  p = writeU64(frame, seq, p);
-  p = writeU64(frame, record.timestamp, p);
-  if (ob !== null) p += ob.copy(frame, p);
-  p = frame.writeUInt16LE(tb.length, p);
-  p += tb.copy(frame, p);
-  if (key === null) {
-    p = frame.writeUInt16LE(NO_KEY, p);
-  } else {
-    p = frame.writeUInt16LE(key.length, p);
-    p += key.copy(frame, p);
-  }
-  p += hb.copy(frame, p);
-  p = frame.writeUInt32LE(record.value.length, p);
-  p += record.value.copy(frame, p);
-  frame.writeUInt32LE(crc32(frame.subarray(at + FRAME_PREFIX_BYTES, p)), at + 4);
-  return p;
+  return block;
 }
 
 export type DecodeOutcome =
@@ -220,15 +310,17 @@ export type DecodeOutcome =
   | { readonly kind: 'corrupt'; readonly reason: string };
 
 /**
- * Decodes the frame at `at`, of a segment in format `format`. The record's buffers are views
- * into `buf` (no copies). `expectedSeq`, when given, must match: a frame with a valid CRC but
- * the wrong sequence number is treated as corrupt.
+ * Decodes the frame at `at` of a segment in format `format`, whose frames before it were decoded
+ * into `dict` (definitions in this frame are added to it). The record's key and value are views
+ * into `buf`. `expectedSeq`, when given, must match: a frame with a valid CRC but the wrong
+ * sequence number is treated as corrupt.
  */
 export function decodeFrame(
   buf: Buffer,
   at: number,
   expectedSeq?: number,
   format = FORMAT_VERSION,
+  dict: SegmentDictionary = emptyDictionary(),
 ): DecodeOutcome {
   const available = buf.length - at;
   if (available < FRAME_PREFIX_BYTES) return { kind: 'incomplete', needBytes: FRAME_PREFIX_BYTES };
@@ -242,68 +334,201 @@ export function decodeFrame(
   if (crc32(buf.subarray(start, end)) !== buf.readUInt32LE(at + 4))
     return { kind: 'corrupt', reason: 'CRC mismatch' };
   try {
-    let p = start;
-    const seq = readU64(buf, p);
-    p += 8;
+    const seq = readU64(buf, start);
     if (expectedSeq !== undefined && seq !== expectedSeq) {
       return { kind: 'corrupt', reason: `sequence ${seq} where ${expectedSeq} was expected` };
     }
-    const timestamp = readU64(buf, p);
-    p += 8;
-    let origin: RecordOrigin | undefined;
-    if (format !== 1) {
-      const qos = buf.readUInt8(p);
-      const clientIdLength = buf.readUInt16LE(p + 1);
-      p += 3;
-      const clientId = buf.toString('utf8', p, p + clientIdLength);
-      p += clientIdLength;
-      const routeLength = buf.readUInt16LE(p);
-      p += 2;
-      let route: string | null = null;
-      if (routeLength !== NO_ROUTE) {
-        route = buf.toString('utf8', p, p + routeLength);
-        p += routeLength;
-      }
-      if (qos !== NO_QOS) {
-        if (qos > 2) return { kind: 'corrupt', reason: `impossible QoS ${qos}` };
-        origin = { clientId, qos: qos as 0 | 1 | 2, route };
-      }
+    const timestamp = readU64(buf, start + 8);
+    const r = format === 1 ? readBodyV1(buf, start + 16, end) : readBody(buf, start + 16, end, dict);
+    if (typeof r === 'string') return { kind: 'corrupt', reason: r };
+    const record: OutboundRecord =
+      r.origin === undefined
+        ? { key: r.key, value: r.value, headers: r.headers, timestamp }
+        : { key: r.key, value: r.value, headers: r.headers, timestamp, origin: r.origin };
+    return { kind: 'record', value: { seq, topic: r.topic, record }, bytes: total };
+  } catch (err) {
+    return {
+      kind: 'corrupt',
+      reason: err instanceof Corrupt ? err.message : 'field lengths run past the frame',
+    };
+  }
+}
+
+/** What is wrong with a frame whose CRC holds (a bug or a foreign writer, not a torn write). */
+class Corrupt extends Error {}
+
+interface Body {
+  topic: string;
+  headers: Readonly<Record<string, Buffer>>;
+  origin: RecordOrigin | undefined;
+  key: Buffer | null;
+  value: Buffer;
+}
+
+/** The body after seq and timestamp (format 2), or what is wrong with it. */
+function readBody(buf: Buffer, from: number, end: number, dict: SegmentDictionary): Body | string {
+  const cursor = { p: from + 1 };
+  const modes = buf[from]!;
+  const topic = readPart(buf, cursor, modes & 3, dict.topics, readTopic);
+  if (typeof topic !== 'object') return topic ?? 'a record without a topic';
+  const headers = readPart(buf, cursor, (modes >> 2) & 3, dict.headers, readHeaders);
+  if (typeof headers !== 'object') return headers ?? 'a record without headers';
+  const origin = readPart(buf, cursor, (modes >> 4) & 3, dict.origins, readOrigin);
+  if (typeof origin === 'string') return origin;
+  let p = cursor.p;
+  const keyLength = buf.readUInt16LE(p);
+  p += 2;
+  let key: Buffer | null = null;
+  if (keyLength !== NO_KEY) {
+    key = buf.subarray(p, p + keyLength);
+    p += keyLength;
+  }
+  if (p > end) return 'field lengths do not add up to the frame length';
+  return { topic: topic.v, headers: headers.v, origin: origin?.v, key, value: buf.subarray(p, end) };
+}
+
+/**
+ * One shared part in its mode; boxed (`{ v }`) so a string content cannot be mistaken for an
+ * error. undefined for `none`; a string says what is wrong.
+ */
+function readPart<T>(
+  buf: Buffer,
+  cursor: { p: number },
+  mode: number,
+  entries: T[],
+  read: (buf: Buffer, cursor: { p: number }) => T,
+): { v: T } | undefined | string {
+  if (mode === NONE) return undefined;
+  let id = -1;
+  if (mode === REF || mode === DEFINE) {
+    id = readVarint(buf, cursor);
+    if (mode === REF) {
+      if (id >= entries.length) return `reference to entry ${id}, not defined earlier in the segment`;
+      return { v: entries[id]! };
     }
-    const topicLength = buf.readUInt16LE(p);
+    if (id > entries.length) return `definition of entry ${id} skips entries`;
+  }
+  const v = read(buf, cursor);
+  if (mode === DEFINE) entries[id] = v;
+  return { v };
+}
+
+function readTopic(buf: Buffer, cursor: { p: number }): string {
+  const length = buf.readUInt16LE(cursor.p);
+  const topic = buf.toString('utf8', cursor.p + 2, cursor.p + 2 + length);
+  cursor.p += 2 + length;
+  return topic;
+}
+
+function readHeaders(buf: Buffer, cursor: { p: number }): Readonly<Record<string, Buffer>> {
+  let p = cursor.p;
+  const count = buf.readUInt16LE(p);
+  p += 2;
+  const headers: Record<string, Buffer> = {};
+  for (let i = 0; i < count; i++) {
+    const nameLength = buf.readUInt16LE(p);
     p += 2;
-    const topic = buf.toString('utf8', p, p + topicLength);
-    p += topicLength;
-    const keyLength = buf.readUInt16LE(p);
-    p += 2;
-    let key: Buffer | null = null;
-    if (keyLength !== NO_KEY) {
-      key = buf.subarray(p, p + keyLength);
-      p += keyLength;
-    }
-    const headerCount = buf.readUInt16LE(p);
-    p += 2;
-    const headers: Record<string, Buffer> = {};
-    for (let i = 0; i < headerCount; i++) {
-      const nameLength = buf.readUInt16LE(p);
-      p += 2;
-      const name = buf.toString('utf8', p, p + nameLength);
-      p += nameLength;
-      const valueLength = buf.readUInt32LE(p);
-      p += 4;
-      headers[name] = buf.subarray(p, p + valueLength);
-      p += valueLength;
-    }
+    const name = buf.toString('utf8', p, p + nameLength);
+    p += nameLength;
     const valueLength = buf.readUInt32LE(p);
     p += 4;
-    if (p + valueLength !== end)
-      return { kind: 'corrupt', reason: 'field lengths do not add up to the frame length' };
-    const value = buf.subarray(p, end);
-    const record: OutboundRecord =
-      origin === undefined ? { key, value, headers, timestamp } : { key, value, headers, timestamp, origin };
-    return { kind: 'record', value: { seq, topic, record }, bytes: total };
-  } catch {
-    return { kind: 'corrupt', reason: 'field lengths run past the frame' };
+    if (p + valueLength > buf.length) throw new RangeError('header value past the frame');
+    // A copy: the dictionary keeps it while the read buffer is let go.
+    headers[name] = Buffer.from(buf.subarray(p, p + valueLength));
+    p += valueLength;
   }
+  cursor.p = p;
+  return headers;
+}
+
+function readOrigin(buf: Buffer, cursor: { p: number }): RecordOrigin {
+  let p = cursor.p;
+  const qos = buf.readUInt8(p);
+  const clientIdLength = buf.readUInt16LE(p + 1);
+  p += 3;
+  const clientId = buf.toString('utf8', p, p + clientIdLength);
+  p += clientIdLength;
+  const routeLength = buf.readUInt16LE(p);
+  p += 2;
+  let route: string | null = null;
+  if (routeLength !== NO_ROUTE) {
+    route = buf.toString('utf8', p, p + routeLength);
+    p += routeLength;
+  }
+  cursor.p = p;
+  if (qos > 2) throw new Corrupt(`impossible QoS ${qos}`);
+  return { clientId, qos: qos as 0 | 1 | 2, route };
+}
+
+/** The body after seq and timestamp in format 1. */
+function readBodyV1(buf: Buffer, from: number, end: number): Body | string {
+  let p = from;
+  const topicLength = buf.readUInt16LE(p);
+  p += 2;
+  const topic = buf.toString('utf8', p, p + topicLength);
+  p += topicLength;
+  const keyLength = buf.readUInt16LE(p);
+  p += 2;
+  let key: Buffer | null = null;
+  if (keyLength !== NO_KEY) {
+    key = buf.subarray(p, p + keyLength);
+    p += keyLength;
+  }
+  const cursor = { p };
+  const headers = readHeaders(buf, cursor);
+  p = cursor.p;
+  const valueLength = buf.readUInt32LE(p);
+  p += 4;
+  if (p + valueLength !== end) return 'field lengths do not add up to the frame length';
+  return { topic, headers, origin: undefined, key, value: buf.subarray(p, end) };
+}
+
+/** Format 1's frame, for tests of reading spools an older weir left. */
+function encodeFrameV1(seq: number, topic: string, record: OutboundRecord): Buffer {
+  const tb = topicBlock(topic);
+  const hb = headerBlock(record.headers);
+  const key = record.key;
+  const body = 16 + tb.length + 2 + (key?.length ?? 0) + hb.length + 4 + record.value.length;
+  const frame = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + body);
+  frame.writeUInt32LE(body, 0);
+  let p = writeU64(frame, seq, FRAME_PREFIX_BYTES);
+  p = writeU64(frame, record.timestamp, p);
+  p += tb.copy(frame, p);
+  if (key === null) {
+    p = frame.writeUInt16LE(NO_KEY, p);
+  } else {
+    p = frame.writeUInt16LE(key.length, p);
+    p += key.copy(frame, p);
+  }
+  p += hb.copy(frame, p);
+  p = frame.writeUInt32LE(record.value.length, p);
+  record.value.copy(frame, p);
+  frame.writeUInt32LE(crc32(frame.subarray(FRAME_PREFIX_BYTES)), 4);
+  return frame;
+}
+
+function writeVarint(b: Buffer, n: number, at: number): number {
+  let v = n;
+  let p = at;
+  while (v >= 0x80) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  b[p++] = v;
+  return p;
+}
+
+function readVarint(b: Buffer, cursor: { p: number }): number {
+  let n = 0;
+  let scale = 1;
+  for (let i = 0; i < MAX_VARINT; i++) {
+    const byte = b[cursor.p++];
+    if (byte === undefined) throw new RangeError('varint past the frame');
+    n += (byte & 0x7f) * scale;
+    if (byte < 0x80) return n;
+    scale *= 128;
+  }
+  throw new RangeError('varint too long');
 }
 
 function writeU64(b: Buffer, n: number, at: number): number {

@@ -9,6 +9,7 @@ import { readCheckpoint } from './checkpoint.ts';
 import {
   checkSegmentHeader,
   decodeFrame,
+  emptyDictionary,
   parseSegmentName,
   SEGMENT_HEADER_BYTES,
   segmentFormat,
@@ -72,8 +73,9 @@ export async function inspectSpool(dir: string): Promise<SpoolInspection> {
     if (headerProblem !== null) damage.push({ file, offset: 0, reason: headerProblem });
     let at = SEGMENT_HEADER_BYTES;
     let seq = firstSeq;
+    const dict = emptyDictionary();
     while (headerProblem === null && at < data.length) {
-      const r = decodeFrame(data, at, seq, segmentFormat(data));
+      const r = decodeFrame(data, at, seq, segmentFormat(data), dict);
       if (r.kind !== 'record') {
         if (beingWritten && r.kind === 'incomplete') break; // the gateway is writing it now
         damage.push({

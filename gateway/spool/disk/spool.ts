@@ -55,11 +55,13 @@ import {
 import {
   checkSegmentHeader,
   decodeFrame,
-  encodeFrames,
+  emptyDictionary,
   FORMAT_VERSION,
   frameSize,
   parseSegmentName,
   SEGMENT_HEADER_BYTES,
+  type SegmentDictionary,
+  SegmentEncoder,
   type SpooledRecord,
   segmentFormat,
   segmentHeader,
@@ -114,6 +116,8 @@ interface Segment {
   dropped: boolean;
   /** The format its frames are in (its header says; format.ts). */
   format: number;
+  /** What its frames defined so far (format.ts), filled as it is written or read from its start. */
+  readonly dict: SegmentDictionary;
 }
 
 interface PendingAppend {
@@ -146,6 +150,12 @@ export interface SpoolStats {
   readonly waitingAppends: number;
 }
 
+interface EncodedGroup {
+  readonly frames: Buffer;
+  readonly sizes: number[];
+  readonly dictMark: { topics: number; headers: number; origins: number };
+}
+
 /** A record just written, kept for a reader that is caught up (invariant 7). */
 interface TailRecord {
   readonly seq: number;
@@ -168,6 +178,8 @@ export class DiskSpool {
   readonly #segments: Segment[] = [];
   #active!: Segment;
   #writeHandle!: FileHandle;
+  /** Encodes the active segment's frames, referring to what its earlier frames defined. */
+  #encoder!: SegmentEncoder;
   /** Last seq written to a file (not necessarily fsync'd yet). */
   #writtenSeq = 0;
   #totalBytes = 0;
@@ -259,6 +271,7 @@ export class DiskSpool {
         size: (await stat(file)).size,
         dropped: false,
         format: await readSegmentFormat(file),
+        dict: emptyDictionary(),
       });
     }
 
@@ -319,6 +332,7 @@ export class DiskSpool {
       await this.#createSegment(this.#writtenSeq + 1);
     } else {
       this.#active = this.#segments.at(-1)!;
+      this.#encoder = new SegmentEncoder(this.#active.dict); // the dictionary its scan rebuilt
       this.#writeHandle = await open(this.#active.file, 'r+');
     }
     this.#totalBytes = this.#segments.reduce((sum, s) => sum + s.size, 0);
@@ -360,7 +374,7 @@ export class DiskSpool {
       let seq = seg.firstSeq;
       let reason: string | null = null;
       while (at < data.length) {
-        const r = decodeFrame(data, at, seq, seg.format);
+        const r = decodeFrame(data, at, seq, seg.format, seg.dict);
         if (r.kind === 'record') {
           at += r.bytes;
           seq++;
@@ -403,10 +417,12 @@ export class DiskSpool {
       size: SEGMENT_HEADER_BYTES,
       dropped: false,
       format: FORMAT_VERSION,
+      dict: emptyDictionary(),
     };
     this.#segments.push(seg);
     this.#totalBytes += SEGMENT_HEADER_BYTES;
     this.#active = seg;
+    this.#encoder = new SegmentEncoder(seg.dict);
     this.#writeHandle = handle;
   }
 
@@ -503,16 +519,19 @@ export class DiskSpool {
       while (this.#reclaiming !== null) await this.#reclaiming;
       let groupDone!: () => void;
       this.#groupInFlight = new Promise<void>((resolve) => (groupDone = resolve));
+      let written: EncodedGroup | null = null;
       try {
         try {
           if (this.#segments.length === 0) await this.#startFresh();
           else if (this.#writeFailures > 0 && this.#persistedSeq >= this.#writtenSeq)
             await this.#startFresh();
           else if (wantRoll) await this.#roll();
-          await this.#writeAll([encodeFrames(this.#writtenSeq + 1, group, groupBytes)], this.#active.size);
+          written = this.#encodeGroup(group, groupBytes);
+          await this.#writeAll([written.frames], this.#active.size);
         } catch (err) {
           this.#pendingBytes -= groupBytes;
           await this.#writeHandle.truncate(this.#active.size).catch(() => {});
+          if (written !== null) this.#forgetDefinitions(written.dictMark);
           this.#writeFailed(err as Error);
           const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
             cause: err,
@@ -523,9 +542,10 @@ export class DiskSpool {
         }
         this.#pendingBytes -= groupBytes;
         this.#writeWorks();
-        this.#keepInTail(group, groupBytes, this.#writtenSeq + 1);
-        this.#active.size += groupBytes;
-        this.#totalBytes += groupBytes;
+        const { frames, sizes } = written!;
+        this.#keepInTail(group, sizes, frames.length, this.#writtenSeq + 1);
+        this.#active.size += frames.length;
+        this.#totalBytes += frames.length;
         this.#writtenSeq += group.length;
         for (const wake of this.#appendedWaiters.splice(0)) wake();
         for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
@@ -547,7 +567,12 @@ export class DiskSpool {
    * Keeps a group just written (at the end of the active segment) for a reader that is caught up:
    * only when it continues the tail, or the reader's next record is its first (invariant 7).
    */
-  #keepInTail(group: readonly PendingAppend[], bytes: number, firstSeq: number): void {
+  #keepInTail(
+    group: readonly PendingAppend[],
+    sizes: readonly number[],
+    bytes: number,
+    firstSeq: number,
+  ): void {
     const last = this.#tail.length > this.#tailHead ? this.#tail.at(-1)! : undefined;
     const continues = last === undefined ? this.#readNextSeq === firstSeq : last.seq + 1 === firstSeq;
     if (!continues || this.#tailBytes + bytes > TAIL_MAX_BYTES) {
@@ -562,11 +587,11 @@ export class DiskSpool {
         seq: firstSeq + i,
         topic: p.topic,
         record: p.record,
-        bytes: p.bytes,
+        bytes: sizes[i]!,
         segment,
         offset,
       });
-      offset += p.bytes;
+      offset += sizes[i]!;
     }
     this.#tailBytes += bytes;
   }
@@ -610,6 +635,25 @@ export class DiskSpool {
       return;
     }
     for (const cb of callbacks) cb();
+  }
+
+  /** The group's frames (at most `maxBytes`), and how to undo their definitions. */
+  #encodeGroup(group: readonly PendingAppend[], maxBytes: number): EncodedGroup {
+    const d = this.#active.dict;
+    const dictMark = { topics: d.topics.length, headers: d.headers.length, origins: d.origins.length };
+    return { ...this.#encoder.encode(this.#writtenSeq + 1, group, maxBytes), dictMark };
+  }
+
+  /**
+   * A group that was not written must not leave definitions behind that later frames would refer
+   * to: the dictionary goes back to the mark, and a new encoder defines anew what it needs.
+   */
+  #forgetDefinitions(mark: { topics: number; headers: number; origins: number }): void {
+    const d = this.#active.dict;
+    d.topics.length = mark.topics;
+    d.headers.length = mark.headers;
+    d.origins.length = mark.origins;
+    this.#encoder = new SegmentEncoder(d);
   }
 
   async #roll(): Promise<void> {
@@ -716,7 +760,7 @@ export class DiskSpool {
       const data = buf.subarray(0, bytesRead);
       let at = 0;
       while (at < data.length && outBytes < maxBytes) {
-        const r = decodeFrame(data, at, this.#readNextSeq, seg.format);
+        const r = decodeFrame(data, at, this.#readNextSeq, seg.format, seg.dict);
         if (r.kind === 'record') {
           at += r.bytes;
           this.#readNextSeq++;

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Batcher, PendingBatch } from '../batcher/batcher.ts';
 import type { BatchOutcome, OutboundRecord, Sink } from '../contracts.ts';
-import { errorMessage } from '../errors.ts';
+import { describeConnectionError, errorMessage } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface ForwarderOptions {
@@ -36,6 +36,7 @@ export class Forwarder {
   #stopped = false;
   #lastError = '';
   #lastErrorCode: string | null = null;
+  #problem: string | null = null;
 
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
@@ -47,6 +48,11 @@ export class Forwarder {
   }
 
   /** The WeirError code of the last failure while Kafka is down (e.g. WEIR_KAFKA_AUTH), else null. */
+  /** Why Kafka is not reachable, in one sentence ("Kafka at host:port refused the connection"); null while it is. */
+  get kafkaProblem(): string | null {
+    return this.#connected ? null : this.#problem;
+  }
+
   get kafkaErrorCode(): string | null {
     return this.#connected ? null : this.#lastErrorCode;
   }
@@ -74,8 +80,10 @@ export class Forwarder {
     this.#connect().then(
       () => this.#setConnected(true),
       (err: unknown) => {
+        // A start-up that failed elsewhere stops the forwarder; that is no news about Kafka.
+        if (this.#stopped) return;
         this.#lastErrorCode = weirCode(err);
-        this.#o.log.warn({ err }, 'Kafka not reachable yet; records are kept until it is');
+        this.#o.log.warn(this.#describe(err), 'Kafka not reachable yet; records are kept until it is');
       },
     );
   }
@@ -148,6 +156,12 @@ export class Forwarder {
     if (batcher.readyCount > 0) this.#schedule();
   }
 
+  /** Log fields of a Kafka failure: one sentence; the error with its stack only at debug level. */
+  #describe(err: unknown): { problem: string; err?: unknown } {
+    this.#problem = describeConnectionError(err, 'Kafka');
+    return this.#o.log.isLevelEnabled('debug') ? { problem: this.#problem, err } : { problem: this.#problem };
+  }
+
   #onFailure(err: Error): void {
     const { log, initialBackoffMs = 100, maxBackoffMs = 10_000 } = this.#o;
     this.#setConnected(false);
@@ -157,7 +171,10 @@ export class Forwarder {
     // Log a failure once, not on every retry of the same outage.
     if (message !== this.#lastError) {
       this.#lastError = message;
-      log.warn({ err, retryInMs: this.#backoffMs }, 'Kafka send failed; records kept, retrying');
+      log.warn(
+        { ...this.#describe(err), retryInMs: this.#backoffMs },
+        'Kafka send failed; records kept, retrying',
+      );
     }
     if (this.#stopped) return;
     this.#backoffTimer = setTimeout(() => {

@@ -121,4 +121,61 @@ describe('weir start', () => {
       [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     );
   });
+
+  test('a port in use: one sentence naming the setting and the flag, exit 2, no stack, no Kafka warning', async (t) => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    t.after(() => taken.close());
+    const { port } = taken.address() as net.AddressInfo;
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+    const child = run([
+      'start',
+      '--config',
+      examplePath,
+      '--mqtt-port',
+      String(port),
+      '--kafka-brokers',
+      testKafkaBrokers().join(','),
+      '--spool-dir',
+      dir,
+      '--http-port',
+      '0',
+    ]);
+    t.after(() => child.kill('SIGKILL'));
+    assert.equal(await exitCode(child), 2, child.output());
+    const out = child.output();
+    const stderr = out.split('\n').filter((l) => l.startsWith('weir start:'));
+    assert.equal(stderr.length, 1, out);
+    assert.match(stderr[0]!, new RegExp(`:${port}: the port is in use`));
+    assert.match(stderr[0]!, /mqtt\.port in the config or --mqtt-port/);
+    assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(out, /Kafka not reachable/);
+    assert.doesNotMatch(out, /"level":60/, 'no JSON fatal line');
+  });
+
+  test('--log-level debug adds the error with its stack', async (t) => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    t.after(() => taken.close());
+    const { port } = taken.address() as net.AddressInfo;
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+    const child = run(
+      ['start', '--config', examplePath, '--http-port', String(port), '--mqtt-port', '0'].concat([
+        '--kafka-brokers',
+        testKafkaBrokers().join(','),
+        '--spool-dir',
+        dir,
+        '--log-level',
+        'debug',
+      ]),
+    );
+    t.after(() => child.kill('SIGKILL'));
+    assert.equal(await exitCode(child), 2, child.output());
+    assert.match(
+      child.output(),
+      /weir start: cannot listen for metrics and the status page .*http\.port in the config or --http-port/,
+    );
+    assert.match(child.output(), /EADDRINUSE/);
+    assert.match(child.output(), /"stack":/);
+  });
 });

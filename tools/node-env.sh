@@ -14,7 +14,7 @@ weir_step() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     if [ $((SECONDS - start)) -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
-      echo "weir: … still $what ($((SECONDS - start)) s)" >&2
+      echo "weir: … still running ($((SECONDS - start)) s)" >&2
       next=$((next + 10))
     fi
   done

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,6 +60,30 @@ describe('weir start', () => {
     assert.match(out, /mqtt\.port:/);
     assert.match(out, /kafka\.brokers:/);
     assert.match(out, /routes\[0\]\.schema: file not found/);
+  });
+
+  test('weir --version prints the version; the help lists every command and kafka subcommand', async () => {
+    const version = run(['--version']);
+    assert.equal(await exitCode(version), 0);
+    const { version: expected } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.match(version.output(), new RegExp(`^weir ${expected.replaceAll('.', '\\.')} \\(Node\\.js `));
+    const help = run(['--help']);
+    assert.equal(await exitCode(help), 0);
+    for (const word of [
+      'start',
+      'config',
+      'sim',
+      'verify',
+      'demo',
+      'passwd',
+      'spool',
+      'kafka',
+      'fetch',
+      'install-rdkafka',
+    ])
+      assert.match(help.output(), new RegExp(`\\b${word}\\b`), word);
   });
 
   test('usage errors exit 2', async () => {

@@ -213,7 +213,7 @@ run install -d -m 0750 -o 0 -g "$GID" "$R$CONFIG_DIR" "$R$CONFIG_DIR/schemas"
 tmp_config="$(mktemp)"
 trap 'rm -f "$tmp_config"' EXIT
 # The sample, with schemas next to the config and the spool in the state directory.
-sed -e 's#\.\./schemas/#schemas/#' -e "s#^\\(  *dir:\\) \\./spool.*#\\1 $STATE_DIR/spool#" \
+sed -e 's#\.\./schemas/#schemas/#' -e "s#^\\(  *\\)\\# dir: /var/lib/weir/spool\$#\\1dir: $STATE_DIR/spool#" \
   "$SRC/deploy/weir.example.yaml" >"$tmp_config"
 fresh_config=0
 [ -e "$R$CONFIG_DIR/weir.yaml" ] || fresh_config=1

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tools/run.sh and .ci/run: puts a Node >= 22 first on PATH. When the system Node is
 # older, Node 24 is installed from the npm registry package node-linux-<arch>@24 into
 # ~/.cache/weir/node24 (once), and native addons are pointed at its headers.

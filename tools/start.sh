@@ -5,7 +5,12 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 run=(bash "$root/tools/run.sh")
-"${run[@]}" --needs kafka "$root/bin/weir.ts" kafka status >/dev/null 2>&1
+# shellcheck source=tools/node-env.sh
+. "$root/tools/node-env.sh"
+# shellcheck source=tools/system-packages.sh
+. "$root/tools/system-packages.sh"
+weir_need kafka "the local Kafka (weir kafka, npm start, npm run demo)" || exit 1
+"${run[@]}" "$root/bin/weir.ts" kafka status >/dev/null 2>&1
 was_running=$?
 "${run[@]}" "$root/bin/weir.ts" kafka start || exit $?
 "${run[@]}" "$root/bin/weir.ts" start --config "$root/deploy/weir.example.yaml" "$@"

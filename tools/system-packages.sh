@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tools/run.sh and tools/install-rdkafka.sh. `weir_need SET` makes sure the system
 # packages a job needs are there (Debian package names; Ubuntu and Raspberry Pi OS share them):
 # as root it installs the missing ones with apt-get (how CI runs); otherwise it names them in one
@@ -44,6 +45,6 @@ weir_need() {
       env DEBIAN_FRONTEND=noninteractive bash -c 'apt-get update -q && apt-get install -y -q "$@"' apt "${missing[@]}"
     return
   fi
-  echo "weir: $purpose need ${missing[*]}; install them with \`sudo apt-get install ${missing[*]}\` (Debian, Ubuntu, Raspberry Pi OS; on other systems the same packages from its package manager), then run this command again." >&2
+  echo "weir: $purpose need system packages that are missing: ${missing[*]}. Run \`sudo apt-get install ${missing[*]}\` (Debian, Ubuntu, Raspberry Pi OS; elsewhere the same from your package manager), then this command again." >&2
   return 1
 }

@@ -5,7 +5,10 @@
 # is shared, to keep it cheap. Fails when the demo does not pass, when it wrote anything into the
 # source tree, when npm printed notices, or when node_modules holds the opt-in native client.
 # CI runs it (.ci/run); locally it checks the last commit, not uncommitted changes.
+# --fresh-maven: an empty Maven cache too (downloads the Kafka jars and Maven's plugins).
 set -euo pipefail
+share_m2=1
+[ "${1:-}" = --fresh-maven ] && share_m2=0
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/weir-quick-start.XXXXXX")"
 cleanup() { rm -rf "$work"; }
@@ -17,7 +20,7 @@ fail() {
 
 git clone --quiet --no-hardlinks "$src" "$work/weir"
 mkdir -p "$work/home"
-[ -d "$HOME/.m2" ] && ln -s "$HOME/.m2" "$work/home/.m2"
+if [ "$share_m2" = 1 ] && [ -d "$HOME/.m2" ]; then ln -s "$HOME/.m2" "$work/home/.m2"; fi
 # A first-time user's environment: no CI variable, no npm or weir settings of this machine.
 user_env=(env -i "HOME=$work/home" "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "LANG=C.UTF-8" "TERM=dumb")
 for proxy in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do

@@ -35,7 +35,8 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('../gateway/cli/spool.ts')).spoolCommand,
   },
   kafka: {
-    summary: 'a local single-node Apache Kafka for development and tests (start|stop|status)',
+    summary:
+      'a local single-node Apache Kafka for development and tests (start|stop|status|fetch); install-rdkafka: the opt-in native Kafka client',
     load: async () => (await import('../tools/kafka/cli.ts')).kafkaCommand,
   },
   registry: {
@@ -47,7 +48,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
 function usage(): string {
   const lines = ['usage: weir <command> [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
-  lines.push('', 'Run `weir <command> --help` for the options of a command.');
+  lines.push(
+    '',
+    'Run `weir <command> --help` for the options of a command; `weir --version` prints the version.',
+  );
   return lines.join('\n');
 }
 
@@ -56,6 +60,11 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    const { weirVersion } = await import('../gateway/http/version.ts');
+    process.stdout.write(`weir ${weirVersion()} (Node.js ${process.versions.node})\n`);
+    return 0;
   }
   const entry = commands[name];
   if (entry === undefined) {

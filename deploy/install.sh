@@ -2,7 +2,8 @@
 # Installs weir as a systemd service on Raspberry Pi OS (64-bit) or Debian, from the source tree
 # this script is in:
 #
-#   /opt/weir/node           Node.js 24 for this machine (from nodejs.org, checksum verified)
+#   /opt/weir/node           Node.js 24 for this machine (from the npm registry's node-linux-<arch>
+#                            package, checked by npm against the registry's checksum)
 #   /opt/weir/app            weir and its npm dependencies (production only)
 #   /etc/weir/weir.yaml      the config, from deploy/weir.example.yaml (never overwritten)
 #   /etc/weir/schemas/       the Avro schemas the config names (yours go here too)
@@ -23,6 +24,8 @@
 #                        created in DIR/etc/passwd, systemctl is not run
 #   --node-dist PATH     use this Node.js 24 instead of downloading it: a node-v24.*-linux-*.tar.xz
 #                        or an unpacked Node directory (with bin/node)
+#   --node-from SOURCE   where to download Node.js 24 from: registry (default; needs npm, e.g.
+#                        apt-get install npm) or nodejs.org (checked against its SHASUMS256.txt)
 #   --skip-deps          do not run `npm ci` for weir's dependencies (they come some other way)
 #   --no-start           enable the service but neither start nor restart it
 #   -h, --help           this text
@@ -43,6 +46,7 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT=""
 DRY_RUN=0
 NODE_DIST=""
+NODE_FROM=registry
 SKIP_DEPS=0
 START=1
 
@@ -64,6 +68,11 @@ while [ $# -gt 0 ]; do
     --node-dist)
       [ $# -ge 2 ] || die "--node-dist needs a path"
       NODE_DIST="$2"
+      shift
+      ;;
+    --node-from)
+      [ $# -ge 2 ] || die "--node-from needs registry or nodejs.org"
+      case "$2" in registry | nodejs.org) NODE_FROM="$2" ;; *) die "--node-from: registry or nodejs.org, not $2" ;; esac
       shift
       ;;
     --skip-deps) SKIP_DEPS=1 ;;
@@ -121,6 +130,17 @@ install_node() {
     [ -f "$NODE_DIST" ] || die "no file $NODE_DIST"
     say "Node.js: unpacking $NODE_DIST"
     run tar -xJf "$NODE_DIST" -C "$stage" --strip-components=1
+  elif [ "$NODE_FROM" = registry ]; then
+    command -v npm >/dev/null || die "npm is needed to fetch Node.js $NODE_MAJOR from the npm registry (apt-get install npm), or use --node-from nodejs.org or --node-dist"
+    if [ "$DRY_RUN" = 1 ]; then
+      printf '  would download: node-linux-%s@%s from the npm registry (npm pack; npm checks its integrity), unpack it\n' "$ARCH" "$NODE_MAJOR"
+    else
+      tmp="$(mktemp -d)"
+      say "Node.js: downloading node-linux-$ARCH@$NODE_MAJOR from the npm registry"
+      file="$(cd "$tmp" && npm pack --silent --no-update-notifier "node-linux-$ARCH@$NODE_MAJOR")" || die "cannot fetch node-linux-$ARCH@$NODE_MAJOR from the npm registry"
+      tar -xzf "$tmp/$file" -C "$stage" --strip-components=1
+      rm -rf "$tmp"
+    fi
   else
     for tool in curl tar xz sha256sum; do command -v "$tool" >/dev/null || die "$tool is needed (apt-get install curl xz-utils)"; done
     base="https://nodejs.org/dist/latest-v${NODE_MAJOR}.x"
@@ -187,6 +207,7 @@ for part in bin gateway device-sim tools schemas deploy package.json package-loc
 done
 if [ "$SKIP_DEPS" = 0 ]; then
   say "weir: installing its npm dependencies (production only)"
+  [ "$DRY_RUN" = 1 ] || PATH="$R$NODE_HOME/bin:$PATH" command -v npm >/dev/null || die "npm is needed to install weir's dependencies (apt-get install npm)"
   run env PATH="$R$NODE_HOME/bin:$PATH" npm --prefix "$stage" ci --omit=dev --no-audit --no-fund --loglevel=error
 fi
 run rm -rf "$R$APP.old"
@@ -213,7 +234,7 @@ run install -d -m 0750 -o 0 -g "$GID" "$R$CONFIG_DIR" "$R$CONFIG_DIR/schemas"
 tmp_config="$(mktemp)"
 trap 'rm -f "$tmp_config"' EXIT
 # The sample, with schemas next to the config and the spool in the state directory.
-sed -e 's#\.\./schemas/#schemas/#' -e "s#^\\(  *dir:\\) \\./spool.*#\\1 $STATE_DIR/spool#" \
+sed -e 's#\.\./schemas/#schemas/#' -e "s#^\\(  *\\)\\# dir: /var/lib/weir/spool\$#\\1dir: $STATE_DIR/spool#" \
   "$SRC/deploy/weir.example.yaml" >"$tmp_config"
 fresh_config=0
 [ -e "$R$CONFIG_DIR/weir.yaml" ] || fresh_config=1

@@ -162,6 +162,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     read: () =>
       gatewayReading({ phase, source, spool, spoolSegmentBytes, forwarder, batcher, metrics, config }),
     probeDisk: config.spool.enabled ? () => probeDisk(spoolDirectory(loaded)) : undefined,
+    kafkaBrokers: config.kafka.brokers,
+    kafkaProblem: () => forwarder.kafkaProblem,
   });
   metrics.gauge(
     'weir_source_backpressure_active',

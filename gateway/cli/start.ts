@@ -1,13 +1,18 @@
 // `weir start --config FILE`: validates the config, runs the gateway until SIGINT/SIGTERM, then
 // stops it in order (stop intake, drain to Kafka within shutdown.drainTimeoutMs, close).
-// Exit codes: 0 after a clean stop, 1 when the gateway fails, 2 for usage or config errors.
+// Exit codes: 0 after a clean stop, 1 when the gateway fails while running, 2 when it cannot
+// start (usage, config, a port in use, an unusable spool directory, a missing Kafka client): one
+// sentence on stderr that names the setting and the fix; the stack only at --log-level debug.
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigOverrides, loadConfigFile, overridesFromEnv } from '../config/load.ts';
 import { LOG_LEVELS } from '../config/schema.ts';
-import { errorMessage, WeirError } from '../errors.ts';
+import { errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { startGateway } from '../main.ts';
+import { spoolDirectory, startGateway } from '../main.ts';
+import { startupFailure } from './startup-error.ts';
+
+const DEBUG_LEVELS: ReadonlySet<string> = new Set(['debug', 'trace']);
 
 const HELP = `usage: weir start --config FILE [options]
 
@@ -59,7 +64,10 @@ export async function startCommand(args: string[]): Promise<number> {
     loaded = loadConfigFile(values.config, overrides);
   } catch (err) {
     process.stderr.write(`weir start: ${errorMessage(err)}\n`);
-    return err instanceof ConfigError ? 2 : 1;
+    if (!(err instanceof ConfigError) && level !== undefined && DEBUG_LEVELS.has(level)) {
+      process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    }
+    return 2;
   }
 
   const log = createLogger(level ?? loaded.config.log.level);
@@ -67,15 +75,11 @@ export async function startCommand(args: string[]): Promise<number> {
   try {
     gateway = await startGateway(loaded, { log });
   } catch (err) {
-    if (err instanceof WeirError && err.code === 'WEIR_SPOOL_LOCKED') {
-      // Not a fault of this gateway: one sentence, and the exit code of a usage error.
-      log.flush();
-      process.stderr.write(`weir start: ${err.message}\n`);
-      return 2;
-    }
-    log.fatal({ err }, 'gateway failed to start');
+    if (log.isLevelEnabled('debug')) log.fatal({ err }, 'gateway failed to start');
     log.flush();
-    return 1;
+    const spoolDir = loaded.config.spool.enabled ? spoolDirectory(loaded) : null;
+    process.stderr.write(`weir start: ${startupFailure(err, { spoolDir })}\n`);
+    return 2;
   }
 
   // SIGHUP: read auth.usersFile again (weir passwd changed it); a bad file keeps the old logins.

@@ -11,6 +11,7 @@ import { parsePattern } from '../router/pattern.ts';
 import { type KafkaSecurity, resolveKafkaSecurity } from '../sinks/kafka/security.ts';
 import { type Config, configSchema } from './schema.ts';
 import { checkSecurity } from './security.ts';
+import { didYouMean, knownKeys } from './suggest.ts';
 
 export interface ConfigProblem {
   readonly path: string;
@@ -74,10 +75,19 @@ export function loadConfigFile(
   }
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => ({
-      path: e.linePos ? `line ${e.linePos[0].line}` : '',
-      message: `YAML: ${e.message.split('\n')[0]}`,
-    }));
+    const lines = text.split('\n');
+    const problems = doc.errors.map((e) => {
+      // The parser's message ends with "at line L, column C:" and a snippet; say it in one line.
+      const where = e.linePos?.[0];
+      const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      const line = where === undefined ? undefined : lines[where.line - 1];
+      const shown =
+        line === undefined || line.trim() === '' ? '' : ` (line ${where!.line} reads \`${line.trim()}\`)`;
+      return {
+        path: where === undefined ? '' : `line ${where.line}, column ${where.col}`,
+        message: `YAML syntax: ${what}${shown}`,
+      };
+    });
     throw new ConfigError(file, problems);
   }
   return parseConfig(doc.toJS(), path.dirname(path.resolve(file)), overrides, file, env);
@@ -98,7 +108,19 @@ export function parseConfig(
   const result = configSchema.safeParse(input);
   const problems: ConfigProblem[] = result.success
     ? []
-    : result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    : result.error.issues.flatMap((issue): ConfigProblem[] => {
+        if (issue.code !== 'unrecognized_keys')
+          return [{ path: formatPath(issue.path), message: issue.message }];
+        // One problem per unknown key, with the known key it is probably a typo of.
+        const known = knownKeys(configSchema, issue.path);
+        return issue.keys.map((key) => {
+          const guess = didYouMean(key, known);
+          return {
+            path: formatPath([...issue.path, key]),
+            message: `unknown key${guess === null ? '' : ` — did you mean ${formatPath([...issue.path, guess])}?`}`,
+          };
+        });
+      });
   // Checks across fields run on what is there even when the schema found problems, so one run
   // lists everything.
   const schemaPaths = checkRoutes(input, baseDir, problems);

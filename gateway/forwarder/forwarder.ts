@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import type { Batcher, PendingBatch } from '../batcher/batcher.ts';
 import type { BatchOutcome, OutboundRecord, Sink } from '../contracts.ts';
-import { errorMessage, WeirError } from '../errors.ts';
+import { describeConnectionError, errorMessage, WeirError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface ForwarderOptions {
@@ -54,6 +54,8 @@ export class Forwarder {
   /** WeirError codes of the last failed probe (or connect) and of the last failed send. */
   #probeErrorCode: string | null = null;
   #sendErrorCode: string | null = null;
+  /** The last failure, in one sentence (what /status shows). */
+  #problem: string | null = null;
 
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
@@ -65,6 +67,11 @@ export class Forwarder {
   }
 
   /** The WeirError code of the last failure while Kafka is down (e.g. WEIR_KAFKA_AUTH), else null. */
+  /** Why Kafka is not reachable, in one sentence ("Kafka at host:port refused the connection"); null while it is. */
+  get kafkaProblem(): string | null {
+    return this.#connected ? null : this.#problem;
+  }
+
   get kafkaErrorCode(): string | null {
     if (this.#connected) return null;
     // A probe that went unanswered says more (a hang) than the send that timed out behind it.
@@ -102,9 +109,11 @@ export class Forwarder {
         this.#update();
       },
       (err: unknown) => {
+        // A start-up that failed elsewhere stops the forwarder; that is no news about Kafka.
+        if (this.#stopped) return;
         this.#probeErrorCode = weirCode(err);
         this.#lastError = errorMessage(err);
-        this.#o.log.warn({ err }, 'Kafka not reachable yet; records are kept until it is');
+        this.#o.log.warn(this.#describe(err), 'Kafka not reachable yet; records are kept until it is');
       },
     );
     this.#scheduleProbe();
@@ -159,7 +168,7 @@ export class Forwarder {
       const message = errorMessage(verdict);
       if (message !== this.#lastError && this.#connected) {
         this.#lastError = message;
-        this.#o.log.warn({ err: verdict }, 'Kafka does not answer; records are kept until it does');
+        this.#o.log.warn(this.#describe(verdict), 'Kafka does not answer; records are kept until it does');
       }
     }
     this.#update();
@@ -235,6 +244,12 @@ export class Forwarder {
     if (batcher.readyCount > 0) this.#schedule();
   }
 
+  /** Log fields of a Kafka failure: one sentence; the error with its stack only at debug level. */
+  #describe(err: unknown): { problem: string; err?: unknown } {
+    this.#problem = describeConnectionError(err, 'Kafka');
+    return this.#o.log.isLevelEnabled('debug') ? { problem: this.#problem, err } : { problem: this.#problem };
+  }
+
   #onFailure(err: Error): void {
     const { log, initialBackoffMs = 100, maxBackoffMs = 10_000 } = this.#o;
     this.#sendFailing = true;
@@ -245,7 +260,10 @@ export class Forwarder {
     // Log a failure once, not on every retry of the same outage.
     if (message !== this.#lastError) {
       this.#lastError = message;
-      log.warn({ err, retryInMs: this.#backoffMs }, 'Kafka send failed; records kept, retrying');
+      log.warn(
+        { ...this.#describe(err), retryInMs: this.#backoffMs },
+        'Kafka send failed; records kept, retrying',
+      );
     }
     if (this.#stopped) return;
     this.#backoffTimer = setTimeout(() => {

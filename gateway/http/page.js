@@ -154,6 +154,8 @@
     set('kafka.up', s.kafka.up, s.kafka.up ? 'up' : 'down');
     $('tile-kafka').dataset.up = String(s.kafka.up);
     set('kafka.for', since(s.kafka.since), duration(since(s.kafka.since)));
+    set('kafka.brokers', s.kafka.brokers.join(', '), s.kafka.brokers.join(', '));
+    set('kafka.problem', s.kafka.problem, s.kafka.problem ?? '');
     set('devices.connected', s.devices.connected, count(s.devices.connected));
     const bp = s.backpressure;
     set('backpressure', bp.active, bp.active ? (bp.cause === 'spool_full' ? 'yes, spool full' : 'yes, memory full') : 'no');

@@ -12,6 +12,10 @@ export interface StatusMonitorOptions {
   readonly windowSeconds: number;
   /** Takes a reading of the gateway; must be cheap and must not throw. */
   readonly read: () => Reading;
+  /** The Kafka brokers the gateway is configured with (kafka.brokers). */
+  readonly kafkaBrokers?: readonly string[];
+  /** Why Kafka is not reachable, in one sentence; null while it is. */
+  readonly kafkaProblem?: () => string | null;
   /** Probes the spool's disk (when there is a spool). */
   readonly probeDisk?: (() => Promise<DiskReading>) | undefined;
   /** How often a reading is kept, ms (default 1000). */
@@ -51,7 +55,8 @@ export interface GatewayStatus {
     messagesPerSecond: number;
     bytesPerSecond: number;
   }>;
-  readonly kafka: { up: boolean; since: string };
+  /** `problem`: why Kafka is not reachable, in one sentence (null while it is). */
+  readonly kafka: { up: boolean; since: string; brokers: string[]; problem: string | null };
   readonly devices: { connected: number };
   readonly backlog: {
     /** Where records wait for Kafka: the disk spool, or memory when the spool is off. */
@@ -224,7 +229,12 @@ export class StatusMonitor {
       },
       out: { records: r.recordsOut, recordsPerSecond: rate(r.recordsOut, base?.reading.recordsOut) },
       routes,
-      kafka: { up: r.kafkaUp, since: iso(this.#kafka.since) },
+      kafka: {
+        up: r.kafkaUp,
+        since: iso(this.#kafka.since),
+        brokers: [...(this.#o.kafkaBrokers ?? [])],
+        problem: r.kafkaUp ? null : (this.#o.kafkaProblem?.() ?? null),
+      },
       devices: { connected: r.connectedDevices },
       backlog:
         s !== null

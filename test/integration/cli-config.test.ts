@@ -43,7 +43,7 @@ describe('weir config check', () => {
     assert.equal(r.stdout, '');
     const expected = [
       /mqtt\.port: /,
-      /mqtt: Unrecognized key: "colour"/,
+      /mqtt\.colour: unknown key\n/,
       /kafka\.brokers\[0\]: expected host:port/,
       /kafka\.compression: /,
       /spool\.whenFull: /,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,6 +60,30 @@ describe('weir start', () => {
     assert.match(out, /mqtt\.port:/);
     assert.match(out, /kafka\.brokers:/);
     assert.match(out, /routes\[0\]\.schema: file not found/);
+  });
+
+  test('weir --version prints the version; the help lists every command and kafka subcommand', async () => {
+    const version = run(['--version']);
+    assert.equal(await exitCode(version), 0);
+    const { version: expected } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.match(version.output(), new RegExp(`^weir ${expected.replaceAll('.', '\\.')} \\(Node\\.js `));
+    const help = run(['--help']);
+    assert.equal(await exitCode(help), 0);
+    for (const word of [
+      'start',
+      'config',
+      'sim',
+      'verify',
+      'demo',
+      'passwd',
+      'spool',
+      'kafka',
+      'fetch',
+      'install-rdkafka',
+    ])
+      assert.match(help.output(), new RegExp(`\\b${word}\\b`), word);
   });
 
   test('usage errors exit 2', async () => {
@@ -183,5 +207,62 @@ describe('weir start', () => {
     }
     third.kill('SIGTERM');
     assert.equal(await exitCode(third), 0, third.output());
+  });
+
+  test('a port in use: one sentence naming the setting and the flag, exit 2, no stack, no Kafka warning', async (t) => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    t.after(() => taken.close());
+    const { port } = taken.address() as net.AddressInfo;
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+    const child = run([
+      'start',
+      '--config',
+      examplePath,
+      '--mqtt-port',
+      String(port),
+      '--kafka-brokers',
+      testKafkaBrokers().join(','),
+      '--spool-dir',
+      dir,
+      '--http-port',
+      '0',
+    ]);
+    t.after(() => child.kill('SIGKILL'));
+    assert.equal(await exitCode(child), 2, child.output());
+    const out = child.output();
+    const stderr = out.split('\n').filter((l) => l.startsWith('weir start:'));
+    assert.equal(stderr.length, 1, out);
+    assert.match(stderr[0]!, new RegExp(`:${port}: the port is in use`));
+    assert.match(stderr[0]!, /mqtt\.port in the config or --mqtt-port/);
+    assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(out, /Kafka not reachable/);
+    assert.doesNotMatch(out, /"level":60/, 'no JSON fatal line');
+  });
+
+  test('--log-level debug adds the error with its stack', async (t) => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    t.after(() => taken.close());
+    const { port } = taken.address() as net.AddressInfo;
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+    const child = run(
+      ['start', '--config', examplePath, '--http-port', String(port), '--mqtt-port', '0'].concat([
+        '--kafka-brokers',
+        testKafkaBrokers().join(','),
+        '--spool-dir',
+        dir,
+        '--log-level',
+        'debug',
+      ]),
+    );
+    t.after(() => child.kill('SIGKILL'));
+    assert.equal(await exitCode(child), 2, child.output());
+    assert.match(
+      child.output(),
+      /weir start: cannot listen for metrics and the status page .*http\.port in the config or --http-port/,
+    );
+    assert.match(child.output(), /EADDRINUSE/);
+    assert.match(child.output(), /"stack":/);
   });
 });

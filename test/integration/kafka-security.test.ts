@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
@@ -19,6 +20,7 @@ import { parseConfig } from '../../gateway/config/load.ts';
 import type { OutboundRecord, Sink } from '../../gateway/contracts.ts';
 import { WeirError } from '../../gateway/errors.ts';
 import { createKafkaSink } from '../../gateway/sinks/kafka/create.ts';
+import { loadRdkafka } from '../../gateway/sinks/kafka/rdkafka-lib.ts';
 import {
   LocalKafkaError,
   type LocalKafkaInfo,
@@ -282,7 +284,18 @@ for (const client of CLIENTS) {
 
 // librdkafka checks the broker's certificate against the host it connects to (the test CA's
 // broker certificate names 127.0.0.1), so these settings carry no servername.
-describe('Kafka security: rdkafka', () => {
+// node-rdkafka is opt-in (`npm run weir -- kafka install-rdkafka`); CI installs it, so there a
+// missing one fails these tests; elsewhere they are skipped with that reason.
+const rdkafkaMissing = await loadRdkafka().then(
+  () => null,
+  (err: Error) => err,
+);
+const rdkafkaSkip =
+  rdkafkaMissing !== null && !process.env.CI
+    ? `node-rdkafka unavailable here: ${rdkafkaMissing.message}`
+    : false;
+
+describe('Kafka security: rdkafka', { skip: rdkafkaSkip }, () => {
   test('SASL/PLAIN, SCRAM-SHA-256/512, SCRAM over TLS and mutual TLS deliver records', async () => {
     for (const mechanism of MECHANISMS) {
       const topic = `sec.rdkafka.${mechanism}.${randomUUID().slice(0, 8)}`;

@@ -117,5 +117,5 @@ test('`weir kafka` usage errors exit 2, --help exits 0', () => {
   assert.equal(weir('kafka', 'status', '--no-such-flag').status, 2);
   const help = weir('kafka', '--help');
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /weir kafka <start\|stop\|status\|fetch>/);
+  assert.match(help.stdout, /weir kafka <start\|stop\|status\|fetch\|install-rdkafka>/);
 });

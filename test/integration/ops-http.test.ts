@@ -139,6 +139,8 @@ describe('operations listener', () => {
     });
     assert.equal(s.dropped.total, 0);
     assert.equal(s.kafka.up, true);
+    assert.equal(s.kafka.problem, null);
+    assert.deepEqual(s.kafka.brokers, loaded.config.kafka.brokers);
     assert.equal(s.backlog.where, 'spool');
     assert.ok((s.backlog.diskFreeBytes ?? 0) > 0, 'disk free is reported');
     assert.equal(s.gateway.version, weirVersion());
@@ -194,6 +196,10 @@ describe('operations listener', () => {
       ['kafka_down'],
     );
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    // Which brokers, and why they cannot be reached, in words.
+    const down = await waitForStatus(base, (x) => x.kafka.problem !== null, 10_000, 'a Kafka problem');
+    assert.deepEqual(down.kafka.brokers, ['127.0.0.1:1']);
+    assert.equal(down.kafka.problem, 'Kafka at 127.0.0.1:1 refused the connection (nothing listens there)');
   });
 
   test('http.enabled: false serves nothing; a port in use fails the start with WEIR_HTTP_LISTEN', async (t) => {

@@ -6,8 +6,9 @@
 //  - with Kafka unreachable, connect() rejects in bounded time and send() reports `retry` — no throw;
 //  - keyed records land on the partition the Java client picks, so switching clients keeps every
 //    device on its partition.
-// node-rdkafka is optional (a native build): where it cannot load, its suite fails under CI and is
-// reported as skipped, with the reason, elsewhere.
+// node-rdkafka is opt-in (`npm run weir -- kafka install-rdkafka`, a native build): where it cannot
+// load, its suite fails under CI (which installs it) and is reported as skipped, with the reason,
+// elsewhere.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import process from 'node:process';

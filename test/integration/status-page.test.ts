@@ -115,6 +115,10 @@ test('the status page shows live numbers that match /status, on a phone', async 
   assert.equal(await shown(page, 'backlog.records'), s.backlog.records);
   for (const r of s.routes) assert.equal(await shownRoute(page, r.name), r.messages, r.name);
   assert.equal(await page.getAttribute('[data-field="kafka.up"]', 'data-value'), 'true');
+  assert.equal(
+    await page.textContent('[data-field="kafka.brokers"]'),
+    loaded.config.kafka.brokers.join(', '),
+  );
   assert.equal(await page.getAttribute('[data-field="gateway.version"]', 'data-value'), s.gateway.version);
 
   // Readable on a phone: nothing wider than the screen, the state in view without scrolling.

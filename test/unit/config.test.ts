@@ -95,8 +95,8 @@ describe('config', () => {
       'batch.maxRecords',
       'kafka.brokers[0]',
       'kafka.compression',
-      'mqtt',
       'mqtt.port',
+      'mqtt.typo',
       'routes[0].kafkaTopic',
       'routes[0].mqttTopic',
       'routes[0].schema',
@@ -139,5 +139,39 @@ describe('config', () => {
       () => loadConfigFile(file),
       (err: unknown) => err instanceof ConfigError && /line \d+/.test(err.message),
     );
+  });
+
+  test("broken YAML: one line with the position, the parser's complaint and the line it is about", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-config-'));
+    const file = path.join(dir, 'c.yaml');
+    writeFileSync(file, 'auth: none\nkafka:\n  brokers: [a:1\nroutes: []\n');
+    try {
+      loadConfigFile(file);
+      assert.fail('accepted');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 1);
+      const [p] = err.problems;
+      assert.equal(p!.path, 'line 4, column 1');
+      assert.match(p!.message, /^YAML syntax: .*end with a \] \(line 4 reads `routes: \[\]`\)$/);
+    }
+  });
+
+  test('a typo in a key: did you mean the known key at the same place', () => {
+    const problems = problemsOf({
+      ...minimal,
+      kafka: { ...minimal.kafka, clinet: 'kafkajs' },
+      spoool: {},
+      mqtt: { limits: { maxConections: 3 } },
+      routes: [{ ...minimal.routes[0], kye: 'vehicleId' }],
+      colour: 'blue',
+    });
+    assert.deepEqual(problems.sort(), [
+      'colour: unknown key',
+      'kafka.clinet: unknown key — did you mean kafka.client?',
+      'mqtt.limits.maxConections: unknown key — did you mean mqtt.limits.maxConnections?',
+      'routes[0].kye: unknown key — did you mean routes[0].key?',
+      'spoool: unknown key — did you mean spool?',
+    ]);
   });
 });

@@ -1,7 +1,11 @@
-// `weir kafka start|stop|status|fetch`: a local single-node Kafka for development and tests.
+// `weir kafka start|stop|status|fetch`: a local single-node Kafka for development and tests;
+// `weir kafka install-rdkafka`: the opt-in native client (kafka.client: rdkafka).
 // Exit codes: 0 ok (status: running), 3 status: not running, 1 failure, 2 bad usage.
+import { spawnSync } from 'node:child_process';
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { RDKAFKA_VERSION } from '../../gateway/sinks/kafka/rdkafka-lib.ts';
 import {
   DEFAULT_KAFKA_PORT,
   DEFAULT_KAFKA_VERSION,
@@ -14,13 +18,17 @@ import {
   stopKafka,
 } from './local-kafka.ts';
 
-const USAGE = `usage: weir kafka <start|stop|status|fetch> [options]
+const USAGE = `usage: weir kafka <start|stop|status|fetch|install-rdkafka> [options]
 
   start    start a single-node Kafka (KRaft) on 127.0.0.1 in the background
            (downloads its jars with Maven the first time; needs Java 17+ and mvn)
   stop     stop it
   status   tell whether it runs (exit 0 running, 3 not running)
   fetch    only download the jars into the shared cache (for CI)
+  install-rdkafka
+           install node-rdkafka ${RDKAFKA_VERSION}, the native client behind kafka.client: rdkafka
+           (builds librdkafka from source: a few minutes, ~500 MB; needs a C/C++ toolchain and
+           the libraries listed in the README; as root it installs them with apt-get)
 
 options:
   --dir DIR              state dir (default ${defaultKafkaDir()})
@@ -129,6 +137,11 @@ export async function kafkaCommand(args: string[]): Promise<number> {
           `Kafka ${jars.version} jars ${jars.fetched ? 'downloaded to' : 'already in'} ${jars.libsDir} (${jars.jars.length} files)`,
         );
         return 0;
+      }
+      case 'install-rdkafka': {
+        const script = fileURLToPath(new URL('../install-rdkafka.sh', import.meta.url));
+        const r = spawnSync('bash', [script, RDKAFKA_VERSION], { stdio: 'inherit' });
+        return r.status === 0 ? 0 : 1;
       }
       default:
         return usageError(`unknown subcommand '${sub}'`);

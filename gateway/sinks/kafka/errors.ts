@@ -1,7 +1,7 @@
 // How weir reads Kafka errors, whatever the client library: the protocol error name, found
 // through wrappers and causes, decides between "retry later" and "rejected for good".
 import type { Batch, BatchOutcome } from '../../contracts.ts';
-import { WeirError } from '../../errors.ts';
+import { errorChain as anyErrorChain, WeirError } from '../../errors.ts';
 
 /** Kafka error types after which resending the same records cannot succeed. */
 export const PERMANENT_ERRORS: ReadonlySet<string> = new Set([
@@ -27,22 +27,9 @@ export interface ClientErrorFields {
   readonly apiId?: unknown;
 }
 
-/**
- * An error and every error inside it (`cause`, `originalError`, `errors`), breadth first, each
- * once: client libraries wrap the protocol error at different depths.
- */
+/** An error and every error inside it (`cause`, `originalError`, `errors`), breadth first. */
 export function* errorChain(err: unknown): Generator<ClientErrorFields & object> {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const e = queue.shift();
-    if (e === null || typeof e !== 'object' || seen.has(e)) continue;
-    seen.add(e);
-    yield e as ClientErrorFields;
-    const o = e as { cause?: unknown; errors?: unknown; originalError?: unknown };
-    queue.push(o.cause, o.originalError);
-    if (Array.isArray(o.errors)) queue.push(...o.errors);
-  }
+  yield* anyErrorChain(err) as Generator<ClientErrorFields & object>;
 }
 
 /**

@@ -1,10 +1,15 @@
-// node-rdkafka is an optional dependency (a native addon built from source at install time), so
-// weir loads it only when `kafka.client: rdkafka` asks for it, and describes here the small part
-// of its API the adapter uses — the type check must pass where the addon did not build.
+// node-rdkafka is opt-in (a native addon built from source, not in package.json): `weir kafka
+// install-rdkafka` installs the version below. weir loads it only when `kafka.client: rdkafka`
+// asks for it, and describes here the small part of its API the adapter uses — the type check
+// must pass where it is not installed.
 import { createRequire } from 'node:module';
 import { WeirError } from '../../errors.ts';
 
 export const RDKAFKA_MODULE = 'node-rdkafka';
+/** The node-rdkafka version `weir kafka install-rdkafka` installs (tested with this one). */
+export const RDKAFKA_VERSION = '3.6.1';
+/** The one command that installs it, from weir's folder. */
+export const RDKAFKA_INSTALL_COMMAND = 'npm run weir -- kafka install-rdkafka';
 
 /** librdkafka configuration properties (CONFIGURATION.md of librdkafka), plus node-rdkafka's `dr_cb`. */
 export type RdkafkaConfig = Record<string, string | number | boolean>;
@@ -115,16 +120,12 @@ function missing(cause: unknown): WeirError {
     }
   })();
   const what = present
-    ? `${RDKAFKA_MODULE} is installed but its native addon does not load (built for another Node version?)`
-    : `${RDKAFKA_MODULE} is not installed (its build failed or was skipped at install time)`;
-  const fix = present ? `\`npm rebuild ${RDKAFKA_MODULE}\`` : '`npm ci` (or `npm install`) again';
+    ? `${RDKAFKA_MODULE} does not load (built for another Node version?)`
+    : `${RDKAFKA_MODULE} is not installed`;
   return new WeirError(
     'WEIR_KAFKA_CLIENT_MISSING',
-    `kafka.client is rdkafka, but ${what}. It is an optional dependency built from source: install ` +
-      'a C/C++ toolchain, make, python3 and the librdkafka build libraries (Debian: build-essential ' +
-      `python3 libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev), then run ${fix} in ` +
-      "weir's folder with the Node that runs weir; or choose kafka.client: kafkajs or platformatic, " +
-      'which need no build.',
+    `kafka.client is rdkafka, but ${what}: run \`${RDKAFKA_INSTALL_COMMAND}\` in weir's folder, ` +
+      'or choose kafka.client: platformatic or kafkajs, which need no build.',
     { cause },
   );
 }

@@ -92,6 +92,12 @@ describe('spool directory lock', () => {
   });
 });
 
+test('a spool directory that cannot be made fails the open at once (a path in /proc)', async () => {
+  const started = Date.now();
+  await assert.rejects(DiskSpool.open(options(`/proc/weir-spool-${process.pid}/spool`)), { code: 'ENOENT' });
+  assert.ok(Date.now() - started < 2000);
+});
+
 describe('record origin on disk', () => {
   test('a frame keeps the origin; a record without one comes back without one', () => {
     const d = decodeFrame(encodeFrame(5, 't', rec(5)), 0, 5);

@@ -234,7 +234,7 @@ export class DiskSpool {
    * another process has it open.
    */
   static async open(opts: DiskSpoolOptions): Promise<DiskSpool> {
-    await mkdir(opts.dir, { recursive: true });
+    await makeDirectory(opts.dir);
     const lock = await lockSpoolDirectory(opts.dir);
     const spool = new DiskSpool(opts, lock);
     try {
@@ -1035,6 +1035,32 @@ function skipBytes(buffers: Buffer[], n: number): Buffer[] {
   const rest = buffers.slice(i);
   if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
   return rest;
+}
+
+/**
+ * mkdir -p. Not `mkdir(dir, { recursive: true })`: Node's loops for ever where mkdir answers
+ * ENOENT under a parent that exists (e.g. anywhere in /proc) instead of failing.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || (await exists(parent))) throw err;
+    await makeDirectory(parent);
+    await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The format a segment's header names; the current one when the header is unreadable. */

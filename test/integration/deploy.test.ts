@@ -113,7 +113,7 @@ describe('install.sh', () => {
     assert.equal(r.code, 0, r.out);
     for (const step of [
       /Node\.js: installing version 24/,
-      /would download: https:\/\/nodejs\.org\/dist\/latest-v24\.x\//,
+      /would download: node-linux-\w+@24 from the npm registry/,
       /would run: useradd --prefix .* --system .* weir/,
       /would run: env .* npm --prefix .*app\.new ci --omit=dev/,
       /config: \/etc\/weir\/weir\.yaml/,
@@ -121,6 +121,11 @@ describe('install.sh', () => {
     ])
       assert.match(r.out, step);
     assert.doesNotMatch(r.out, /deadletter\.avsc/, "weir's own dead-letter schema stays in the app");
+    assert.deepEqual(readdirSync(root), [], 'nothing written');
+    // The other source, on request.
+    const web = sh('bash', [script, '--dry-run', '--root', root, '--node-from', 'nodejs.org']);
+    assert.equal(web.code, 0, web.out);
+    assert.match(web.out, /would download: https:\/\/nodejs\.org\/dist\/latest-v24\.x\//);
     assert.deepEqual(readdirSync(root), [], 'nothing written');
   });
 

@@ -30,7 +30,7 @@ import { readFleetRecords } from '../support/records.ts';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /** Stated bound on weir's resident memory while blocked with a 512 KiB spool. */
-const RSS_BOUND = 200 * MiB;
+const RSS_BOUND = 224 * MiB;
 
 let kafka: DedicatedKafka;
 before(async () => {

@@ -254,10 +254,8 @@ describe('disk spool', () => {
     }
     const segmentsBefore = readdirSync(dir).filter((f) => f.endsWith('.seg')).length;
     await spool.close();
-    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')), {
-      version: 1,
-      ackedSeq: 120,
-    });
+    const { version, ackedSeq } = JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'));
+    assert.deepEqual({ version, ackedSeq }, { version: 1, ackedSeq: 120 });
     assert.ok(
       readdirSync(dir).filter((f) => f.endsWith('.seg')).length < segmentsBefore,
       'done segments deleted',

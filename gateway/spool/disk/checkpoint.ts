@@ -4,6 +4,7 @@
 // holds either the old or the new checkpoint, never a mix.
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 
@@ -24,8 +25,16 @@ export async function readCheckpoint(
     throw err;
   }
   try {
-    const parsed = JSON.parse(text) as { version?: unknown; ackedSeq?: unknown };
-    if (parsed.version === 1 && Number.isSafeInteger(parsed.ackedSeq) && (parsed.ackedSeq as number) >= 0) {
+    const parsed = JSON.parse(text) as { version?: unknown; ackedSeq?: unknown; crc?: unknown };
+    // The check is absent in files of older weirs; where present it must match (an overwrite in
+    // place torn by a crash can still parse: 1234 → 2034).
+    const checked = parsed.crc === undefined || parsed.crc === crc32(String(parsed.ackedSeq));
+    if (
+      parsed.version === 1 &&
+      checked &&
+      Number.isSafeInteger(parsed.ackedSeq) &&
+      (parsed.ackedSeq as number) >= 0
+    ) {
       return { checkpoint: { ackedSeq: parsed.ackedSeq as number } };
     }
   } catch {}
@@ -69,7 +78,8 @@ export async function overwriteCheckpoint(dir: string, checkpoint: Checkpoint): 
 }
 
 function checkpointText(checkpoint: Checkpoint): string {
-  return `${JSON.stringify({ version: 1, ackedSeq: checkpoint.ackedSeq })}\n`;
+  const seq = checkpoint.ackedSeq;
+  return `${JSON.stringify({ version: 1, ackedSeq: seq, crc: crc32(String(seq)) })}\n`;
 }
 
 export async function syncDirectory(dir: string): Promise<void> {

@@ -339,7 +339,8 @@ export function decodeFrame(
       return { kind: 'corrupt', reason: `sequence ${seq} where ${expectedSeq} was expected` };
     }
     const timestamp = readU64(buf, start + 8);
-    const r = format === 1 ? readBodyV1(buf, start + 16, end) : readBody(buf, start + 16, end, dict);
+    const frame = buf.subarray(0, end); // no read runs past the frame
+    const r = format === 1 ? readBodyV1(frame, start + 16, end) : readBody(frame, start + 16, end, dict);
     if (typeof r === 'string') return { kind: 'corrupt', reason: r };
     const record: OutboundRecord =
       r.origin === undefined
@@ -365,56 +366,62 @@ interface Body {
   value: Buffer;
 }
 
-/** The body after seq and timestamp (format 2), or what is wrong with it. */
+/**
+ * The body after seq and timestamp (format 2), or what is wrong with it. The frame's definitions
+ * enter the dictionary only once the whole frame has been read without fault.
+ */
 function readBody(buf: Buffer, from: number, end: number, dict: SegmentDictionary): Body | string {
+  const frame = buf;
   const cursor = { p: from + 1 };
-  const modes = buf[from]!;
-  const topic = readPart(buf, cursor, modes & 3, dict.topics, readTopic);
+  const modes = frame[from]!;
+  const topic = readPart(frame, cursor, modes & 3, dict.topics, readTopic);
   if (typeof topic !== 'object') return topic ?? 'a record without a topic';
-  const headers = readPart(buf, cursor, (modes >> 2) & 3, dict.headers, readHeaders);
+  const headers = readPart(frame, cursor, (modes >> 2) & 3, dict.headers, readHeaders);
   if (typeof headers !== 'object') return headers ?? 'a record without headers';
-  const origin = readPart(buf, cursor, (modes >> 4) & 3, dict.origins, readOrigin);
+  const origin = readPart(frame, cursor, (modes >> 4) & 3, dict.origins, readOrigin);
   if (typeof origin === 'string') return origin;
   let p = cursor.p;
-  const keyLength = buf.readUInt16LE(p);
+  const keyLength = frame.readUInt16LE(p);
   p += 2;
   let key: Buffer | null = null;
   if (keyLength !== NO_KEY) {
-    key = buf.subarray(p, p + keyLength);
+    if (p + keyLength > end) return 'field lengths do not add up to the frame length';
+    key = frame.subarray(p, p + keyLength);
     p += keyLength;
   }
-  if (p > end) return 'field lengths do not add up to the frame length';
-  return { topic: topic.v, headers: headers.v, origin: origin?.v, key, value: buf.subarray(p, end) };
+  if (topic.id >= 0) dict.topics[topic.id] = topic.v;
+  if (headers.id >= 0) dict.headers[headers.id] = headers.v;
+  if (origin !== undefined && origin.id >= 0) dict.origins[origin.id] = origin.v;
+  return { topic: topic.v, headers: headers.v, origin: origin?.v, key, value: frame.subarray(p, end) };
 }
 
 /**
- * One shared part in its mode; boxed (`{ v }`) so a string content cannot be mistaken for an
- * error. undefined for `none`; a string says what is wrong.
+ * One shared part in its mode: its value, and the id it defines (−1: none). undefined for `none`;
+ * a string says what is wrong.
  */
 function readPart<T>(
   buf: Buffer,
   cursor: { p: number },
   mode: number,
-  entries: T[],
+  entries: readonly T[],
   read: (buf: Buffer, cursor: { p: number }) => T,
-): { v: T } | undefined | string {
+): { v: T; id: number } | undefined | string {
   if (mode === NONE) return undefined;
   let id = -1;
   if (mode === REF || mode === DEFINE) {
     id = readVarint(buf, cursor);
     if (mode === REF) {
       if (id >= entries.length) return `reference to entry ${id}, not defined earlier in the segment`;
-      return { v: entries[id]! };
+      return { v: entries[id]!, id: -1 };
     }
     if (id > entries.length) return `definition of entry ${id} skips entries`;
   }
-  const v = read(buf, cursor);
-  if (mode === DEFINE) entries[id] = v;
-  return { v };
+  return { v: read(buf, cursor), id };
 }
 
 function readTopic(buf: Buffer, cursor: { p: number }): string {
   const length = buf.readUInt16LE(cursor.p);
+  if (cursor.p + 2 + length > buf.length) throw new RangeError('topic past the frame');
   const topic = buf.toString('utf8', cursor.p + 2, cursor.p + 2 + length);
   cursor.p += 2 + length;
   return topic;
@@ -428,6 +435,7 @@ function readHeaders(buf: Buffer, cursor: { p: number }): Readonly<Record<string
   for (let i = 0; i < count; i++) {
     const nameLength = buf.readUInt16LE(p);
     p += 2;
+    if (p + nameLength > buf.length) throw new RangeError('header name past the frame');
     const name = buf.toString('utf8', p, p + nameLength);
     p += nameLength;
     const valueLength = buf.readUInt32LE(p);
@@ -446,12 +454,14 @@ function readOrigin(buf: Buffer, cursor: { p: number }): RecordOrigin {
   const qos = buf.readUInt8(p);
   const clientIdLength = buf.readUInt16LE(p + 1);
   p += 3;
+  if (p + clientIdLength > buf.length) throw new RangeError('client id past the frame');
   const clientId = buf.toString('utf8', p, p + clientIdLength);
   p += clientIdLength;
   const routeLength = buf.readUInt16LE(p);
   p += 2;
   let route: string | null = null;
   if (routeLength !== NO_ROUTE) {
+    if (p + routeLength > buf.length) throw new RangeError('route past the frame');
     route = buf.toString('utf8', p, p + routeLength);
     p += routeLength;
   }

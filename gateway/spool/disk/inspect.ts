@@ -1,8 +1,8 @@
 // Read-only inspection of a spool directory (`weir spool inspect`): segments, checkpoint, what
 // waits for Kafka, the oldest unsent record, and any damage found. Changes nothing on disk and
-// takes no lock, so it is safe to run beside a running gateway: it says which process holds the
-// directory, skips segments deleted while it reads, and does not call the end of the segment
-// being written "damage".
+// holds no lock (it tests the gateway's for an instant), so it is safe to run beside a running
+// gateway: it says which process holds the directory, skips segments deleted while it reads, and
+// does not call the end of the segment being written "damage".
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readCheckpoint } from './checkpoint.ts';

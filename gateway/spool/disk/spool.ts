@@ -41,6 +41,7 @@
 //     lack of space, every delivery moves the checkpoint at once instead of on the interval.
 //  9. One process per directory: `lock` is held with an OS lock for as long as the spool is
 //     open; a second gateway on the same directory fails to open it (lock.ts).
+import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { OutboundRecord, Settle } from '../../contracts.ts';
@@ -60,6 +61,7 @@ import {
   frameSize,
   parseSegmentName,
   SEGMENT_HEADER_BYTES,
+  SEGMENT_MAGIC,
   type SegmentDictionary,
   SegmentEncoder,
   type SpooledRecord,
@@ -153,7 +155,13 @@ export interface SpoolStats {
 interface EncodedGroup {
   readonly frames: Buffer;
   readonly sizes: number[];
-  readonly dictMark: { topics: number; headers: number; origins: number };
+}
+
+interface DictionaryMark {
+  readonly segment: Segment;
+  readonly topics: number;
+  readonly headers: number;
+  readonly origins: number;
 }
 
 /** A record just written, kept for a reader that is caught up (invariant 7). */
@@ -188,7 +196,9 @@ export class DiskSpool {
   #pending: PendingAppend[] = [];
   #pendingBytes = 0;
   #waiters: Waiter[] = [];
+  /** The write loop: the last one started, and whether it still runs (cleared by the loop itself). */
   #writing: Promise<void> | null = null;
+  #writerRunning = false;
   #unsynced: Settle[] = [];
   #syncTimer: NodeJS.Timeout | null = null;
   #syncDue = false;
@@ -239,11 +249,12 @@ export class DiskSpool {
     const spool = new DiskSpool(opts, lock);
     try {
       await spool.#recover();
+      await spool.#makeReserve();
     } catch (err) {
+      await spool.#writeHandle?.close().catch(() => {});
       lock.release();
       throw err;
     }
-    await spool.#makeReserve();
     spool.#checkpointTimer = setInterval(() => void spool.#checkpoint(), opts.checkpointIntervalMs);
     spool.#checkpointTimer.unref();
     return spool;
@@ -329,6 +340,13 @@ export class DiskSpool {
       await this.#createSegment(this.#writtenSeq + 1);
     } else if (this.#segments.at(-1)!.format !== FORMAT_VERSION) {
       // Left by an older weir: read as it is, written no more; new records go to a new segment.
+      // One without records (a roll just before the older weir stopped) has the new segment's
+      // name: it goes first.
+      const last = this.#segments.at(-1)!;
+      if (last.firstSeq === this.#writtenSeq + 1) {
+        this.#segments.pop();
+        await unlink(last.file);
+      }
       await this.#createSegment(this.#writtenSeq + 1);
     } else {
       this.#active = this.#segments.at(-1)!;
@@ -351,6 +369,13 @@ export class DiskSpool {
     try {
       const data = await handle.readFile();
       const headerProblem = checkSegmentHeader(data);
+      if (headerProblem !== null && isNewerFormat(data)) {
+        // Written by a newer weir: not ours to cut. Refuse to start rather than lose it.
+        throw new WeirError(
+          'WEIR_SPOOL_FORMAT',
+          `${seg.file} was written by a newer weir (spool format ${data.readUInt32LE(8)}; this weir reads 1 to ${FORMAT_VERSION}); run the newer weir until the spool is drained, or move the spool directory aside`,
+        );
+      }
       if (headerProblem !== null) {
         // A crash between creating the file and writing its header leaves it short; anything
         // else with a bad header is not ours to interpret. Either way nothing in it is readable.
@@ -386,8 +411,9 @@ export class DiskSpool {
       if (reason !== null) {
         await handle.truncate(at);
         await handle.sync();
-        // How many records were in the cut-off bytes is unknown for a torn tail; they were never
-        // acknowledged (their fsync had not returned), so no device was told they were safe.
+        // How many records were in the cut-off bytes is not known. For a torn tail they were
+        // never acknowledged (their fsync had not returned); a corrupt frame further back may be
+        // followed by records that were.
         this.#o.events.damaged({ file: seg.file, offset: at, reason, records: 0, bytes: data.length - at });
       }
       seg.size = at;
@@ -475,11 +501,10 @@ export class DiskSpool {
     this.#pending.push(p);
     this.#pendingBytes += p.bytes;
     onAccepted?.();
-    if (this.#writing === null)
-      this.#writing = once(
-        () => this.#writeLoop(),
-        () => (this.#writing = null),
-      );
+    if (!this.#writerRunning) {
+      this.#writerRunning = true;
+      this.#writing = this.#writeLoop();
+    }
   }
 
   #admitWaiters(): void {
@@ -494,73 +519,88 @@ export class DiskSpool {
   }
 
   async #writeLoop(): Promise<void> {
-    while (this.#pending.length > 0) {
-      // A group fills the active segment up to segmentBytes (at least one record per group);
-      // what does not fit waits for the next round, after a roll.
-      const rolls =
-        this.#active.size > SEGMENT_HEADER_BYTES &&
-        this.#active.size + this.#pending[0]!.bytes > this.#o.segmentBytes;
-      const room = this.#o.segmentBytes - (rolls ? SEGMENT_HEADER_BYTES : this.#active.size);
-      let count = 0;
-      let groupBytes = 0;
-      while (
-        count < this.#pending.length &&
-        (count === 0 || groupBytes + this.#pending[count]!.bytes <= room)
-      ) {
-        groupBytes += this.#pending[count]!.bytes;
-        count++;
-      }
-      const group = this.#pending.splice(0, count);
-      const wantRoll =
-        this.#active.size > SEGMENT_HEADER_BYTES &&
-        (this.#active.size + groupBytes > this.#o.segmentBytes ||
-          (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
-      // Held while the checkpoint uses the reserve's space on a full file system (invariant 8).
-      while (this.#reclaiming !== null) await this.#reclaiming;
-      let groupDone!: () => void;
-      this.#groupInFlight = new Promise<void>((resolve) => (groupDone = resolve));
-      let written: EncodedGroup | null = null;
-      try {
-        try {
-          if (this.#segments.length === 0) await this.#startFresh();
-          else if (this.#writeFailures > 0 && this.#persistedSeq >= this.#writtenSeq)
-            await this.#startFresh();
-          else if (wantRoll) await this.#roll();
-          written = this.#encodeGroup(group, groupBytes);
-          await this.#writeAll([written.frames], this.#active.size);
-        } catch (err) {
-          this.#pendingBytes -= groupBytes;
-          await this.#writeHandle.truncate(this.#active.size).catch(() => {});
-          if (written !== null) this.#forgetDefinitions(written.dictMark);
-          this.#writeFailed(err as Error);
-          const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
-            cause: err,
-            retriable: true,
-          });
-          for (const p of group) p.onDurable?.(e);
-          continue;
+    try {
+      for (;;) {
+        if (this.#pending.length === 0) {
+          // In the same step as this last look at #pending: an append after it starts a new loop.
+          this.#writerRunning = false;
+          return;
         }
-        this.#pendingBytes -= groupBytes;
-        this.#writeWorks();
-        const { frames, sizes } = written!;
-        this.#keepInTail(group, sizes, frames.length, this.#writtenSeq + 1);
-        this.#active.size += frames.length;
-        this.#totalBytes += frames.length;
-        this.#writtenSeq += group.length;
-        for (const wake of this.#appendedWaiters.splice(0)) wake();
-        for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
-        if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
-          this.#syncDue = false;
-          await this.#sync();
-        } else {
-          this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
-        }
-      } finally {
-        this.#groupInFlight = null;
-        groupDone();
+        await this.#writeGroup();
       }
-      this.#admitWaiters();
+    } catch (err) {
+      this.#writerRunning = false;
+      throw err;
     }
+  }
+
+  /** Writes the next group of pending appends (and fsyncs it, at the default policy). */
+  async #writeGroup(): Promise<void> {
+    // A group fills the active segment up to segmentBytes (at least one record per group);
+    // what does not fit waits for the next round, after a roll.
+    const rolls =
+      this.#active.size > SEGMENT_HEADER_BYTES &&
+      this.#active.size + this.#pending[0]!.bytes > this.#o.segmentBytes;
+    const room = this.#o.segmentBytes - (rolls ? SEGMENT_HEADER_BYTES : this.#active.size);
+    let count = 0;
+    let groupBytes = 0;
+    while (
+      count < this.#pending.length &&
+      (count === 0 || groupBytes + this.#pending[count]!.bytes <= room)
+    ) {
+      groupBytes += this.#pending[count]!.bytes;
+      count++;
+    }
+    const group = this.#pending.splice(0, count);
+    const wantRoll =
+      this.#active.size > SEGMENT_HEADER_BYTES &&
+      (this.#active.size + groupBytes > this.#o.segmentBytes ||
+        (this.#o.whenFull === 'dropOldest' && this.#segments.length === 1 && !this.#fits(0)));
+    // Held while the checkpoint uses the reserve's space on a full file system (invariant 8).
+    while (this.#reclaiming !== null) await this.#reclaiming;
+    let groupDone!: () => void;
+    this.#groupInFlight = new Promise<void>((resolve) => (groupDone = resolve));
+    let written: EncodedGroup | null = null;
+    const dictMark = this.#dictionaryMark();
+    try {
+      try {
+        if (this.#segments.length === 0) await this.#startFresh();
+        else if (this.#writeFailures > 0 && this.#persistedSeq >= this.#writtenSeq) await this.#startFresh();
+        else if (wantRoll) await this.#roll();
+        written = this.#encoder.encode(this.#writtenSeq + 1, group, groupBytes);
+        await this.#writeAll([written.frames], this.#active.size);
+      } catch (err) {
+        this.#pendingBytes -= groupBytes;
+        await this.#writeHandle.truncate(this.#active.size).catch(() => {});
+        this.#forgetDefinitions(dictMark);
+        this.#writeFailed(err as Error);
+        const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
+          cause: err,
+          retriable: true,
+        });
+        for (const p of group) p.onDurable?.(e);
+        return;
+      }
+      this.#pendingBytes -= groupBytes;
+      this.#writeWorks();
+      const { frames, sizes } = written!;
+      this.#keepInTail(group, sizes, frames.length, this.#writtenSeq + 1);
+      this.#active.size += frames.length;
+      this.#totalBytes += frames.length;
+      this.#writtenSeq += group.length;
+      for (const wake of this.#appendedWaiters.splice(0)) wake();
+      for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
+      if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
+        this.#syncDue = false;
+        await this.#sync();
+      } else {
+        this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
+      }
+    } finally {
+      this.#groupInFlight = null;
+      groupDone();
+    }
+    this.#admitWaiters();
   }
 
   /**
@@ -602,6 +642,11 @@ export class DiskSpool {
     this.#tailBytes = 0;
   }
 
+  async #writeAllTo(handle: FileHandle, data: Buffer): Promise<void> {
+    for (let at = 0; at < data.length; )
+      at += (await handle.write(data, at, data.length - at, at)).bytesWritten;
+  }
+
   async #writeAll(frames: Buffer[], position: number): Promise<void> {
     let remaining = frames;
     let pos = position;
@@ -615,7 +660,7 @@ export class DiskSpool {
   /** Interval mode: fsync now if idle, else right after the group being written. */
   #syncTimerFired(): void {
     this.#syncTimer = null;
-    if (this.#writing === null) void this.#sync();
+    if (!this.#writerRunning) void this.#sync();
     else this.#syncDue = true;
   }
 
@@ -638,18 +683,32 @@ export class DiskSpool {
   }
 
   /** The group's frames (at most `maxBytes`), and how to undo their definitions. */
-  #encodeGroup(group: readonly PendingAppend[], maxBytes: number): EncodedGroup {
+  /** Where the active segment's dictionary stands before a group is encoded. */
+  #dictionaryMark(): DictionaryMark {
     const d = this.#active.dict;
-    const dictMark = { topics: d.topics.length, headers: d.headers.length, origins: d.origins.length };
-    return { ...this.#encoder.encode(this.#writtenSeq + 1, group, maxBytes), dictMark };
+    return {
+      segment: this.#active,
+      topics: d.topics.length,
+      headers: d.headers.length,
+      origins: d.origins.length,
+    };
   }
 
   /**
    * A group that was not written must not leave definitions behind that later frames would refer
    * to: the dictionary goes back to the mark, and a new encoder defines anew what it needs.
    */
-  #forgetDefinitions(mark: { topics: number; headers: number; origins: number }): void {
+  #forgetDefinitions(mark: DictionaryMark): void {
+    // A roll or fresh start before the failure: the new segment's dictionary is new, and the
+    // failed group is its only user.
     const d = this.#active.dict;
+    if (mark.segment !== this.#active) {
+      d.topics.length = 0;
+      d.headers.length = 0;
+      d.origins.length = 0;
+      this.#encoder = new SegmentEncoder(d);
+      return;
+    }
     d.topics.length = mark.topics;
     d.headers.length = mark.headers;
     d.origins.length = mark.origins;
@@ -749,6 +808,7 @@ export class DiskSpool {
       }
       if (this.#takeFromTail(seg, out, maxBytes)) continue;
       const handle = await this.#readerHandle(seg);
+      if (handle === null) continue; // moved on (dropOldest) while the file opened
       const length = Math.min(
         limit - this.#readOffset,
         Math.max(MIN_READ, Math.min(maxBytes, MAX_READ), need),
@@ -814,9 +874,16 @@ export class DiskSpool {
     return outBytes > 0;
   }
 
-  async #readerHandle(seg: Segment): Promise<FileHandle> {
-    if (this.#readHandle === null) this.#readHandle = await open(seg.file, 'r');
-    return this.#readHandle;
+  /** The open file of `seg`; null when the reader moved to another segment while it opened. */
+  async #readerHandle(seg: Segment): Promise<FileHandle | null> {
+    if (this.#readHandle !== null) return this.#readHandle;
+    const handle = await open(seg.file, 'r');
+    if (this.#readSegment !== seg || this.#readHandle !== null || seg.dropped) {
+      await handle.close();
+      return null;
+    }
+    this.#readHandle = handle;
+    return handle;
   }
 
   #moveReaderTo(seg: Segment): void {
@@ -882,11 +949,11 @@ export class DiskSpool {
   /** Persists the checkpoint if it moved, then deletes segments that are wholly done. */
   #checkpoint(): Promise<void> {
     if (this.#checkpointing !== null) return this.#checkpointing;
-    this.#checkpointing = once(
-      () => this.#persistCheckpoint(),
-      () => (this.#checkpointing = null),
-    );
-    return this.#checkpointing;
+    const running = this.#persistCheckpoint().finally(() => {
+      if (this.#checkpointing === running) this.#checkpointing = null;
+    });
+    this.#checkpointing = running;
+    return running;
   }
 
   async #persistCheckpoint(): Promise<void> {
@@ -897,7 +964,7 @@ export class DiskSpool {
         try {
           await writeCheckpoint(this.#o.dir, { ackedSeq: acked } satisfies Checkpoint);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          if (!isNoSpace(err)) throw err;
           // The file system is full (invariant 8): hold the writer — once its group in flight is
           // done — so that it cannot take the reserve's space, until the reserve is back.
           this.#reclaiming = new Promise<void>((resolve) => (releaseWriter = resolve));
@@ -955,7 +1022,8 @@ export class DiskSpool {
     try {
       const handle = await open(temp, 'w');
       try {
-        await handle.write(Buffer.alloc(RESERVE_BYTES), 0, RESERVE_BYTES, 0);
+        // Random bytes: zeros may take no space on a file system that compresses.
+        await this.#writeAllTo(handle, randomBytes(RESERVE_BYTES));
         await handle.sync();
       } finally {
         await handle.close();
@@ -964,7 +1032,7 @@ export class DiskSpool {
       this.#reserveHeld = true;
     } catch (err) {
       await rm(temp, { force: true }).catch(() => {});
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      if (!isNoSpace(err)) throw err;
     }
   }
 
@@ -1001,7 +1069,7 @@ export class DiskSpool {
       w.onAccepted?.(err);
       w.onDurable?.(err);
     }
-    while (this.#writing !== null) await this.#writing;
+    while (this.#writerRunning) await this.#writing;
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     await this.#sync();
     await this.#checkpointing;
@@ -1015,16 +1083,6 @@ export class DiskSpool {
   }
 }
 
-/**
- * Runs `task` and calls `cleared` when it has settled — always asynchronously, so a caller that
- * stores the returned promise in a "running" slot sees `cleared` run after the store, even when
- * the task finished without awaiting anything.
- */
-function once(task: () => Promise<void>, cleared: () => void): Promise<void> {
-  const p = task();
-  return p.finally(() => cleared());
-}
-
 /** Size of the frame `encodeFrame` will produce, without encoding it. */
 export const frameBytes = frameSize;
 
@@ -1035,6 +1093,21 @@ function skipBytes(buffers: Buffer[], n: number): Buffer[] {
   const rest = buffers.slice(i);
   if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
   return rest;
+}
+
+/** Out of space: the file system is full, or the user's disk quota is. */
+function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** A segment header that names a format above the ones this weir reads. */
+function isNewerFormat(header: Buffer): boolean {
+  return (
+    header.length >= SEGMENT_HEADER_BYTES &&
+    header.subarray(0, 8).equals(SEGMENT_MAGIC) &&
+    header.readUInt32LE(8) > FORMAT_VERSION
+  );
 }
 
 /**

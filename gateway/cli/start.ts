@@ -1,6 +1,7 @@
 // `weir start --config FILE`: validates the config, runs the gateway until SIGINT/SIGTERM, then
 // stops it in order (stop intake, drain to Kafka within shutdown.drainTimeoutMs, close).
-// Exit codes: 0 after a clean stop, 1 when the gateway fails, 2 for usage or config errors.
+// Exit codes: 0 after a clean stop, 1 when the gateway fails, 2 for usage or config errors, a
+// spool in use by another gateway, or a schema the registry refuses.
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigOverrides, loadConfigFile, overridesFromEnv } from '../config/load.ts';
@@ -25,6 +26,9 @@ options:
       --log-level LEVEL      overrides log.level (fatal|error|warn|info|debug|trace)
   -h, --help                 this help
 `;
+
+/** Start-up refusals that are not faults of this gateway: one sentence, exit 2. */
+const REFUSALS = new Set(['WEIR_SPOOL_LOCKED', 'WEIR_REGISTRY_SCHEMA_REFUSED']);
 
 export async function startCommand(args: string[]): Promise<number> {
   let values: ReturnType<typeof parse>['values'];
@@ -67,7 +71,7 @@ export async function startCommand(args: string[]): Promise<number> {
   try {
     gateway = await startGateway(loaded, { log });
   } catch (err) {
-    if (err instanceof WeirError && err.code === 'WEIR_SPOOL_LOCKED') {
+    if (err instanceof WeirError && REFUSALS.has(err.code)) {
       // Not a fault of this gateway: one sentence, and the exit code of a usage error.
       log.flush();
       process.stderr.write(`weir start: ${err.message}\n`);

@@ -42,6 +42,8 @@ export interface GatewayOptions {
   readonly sink?: Sink;
   /** Backoff bounds of the forwarder; tests shorten them. */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** How often the schema registry is asked again (out of reach: backoff; refused: pause); tests shorten them. */
+  readonly registryRetry?: { readonly initialMs: number; readonly maxMs: number; readonly refusedMs: number };
 }
 
 export interface Gateway {
@@ -135,7 +137,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
   const framer =
     registry === undefined || loaded.registry === null
       ? null
-      : await registryFramer(loaded, routes, log.child({ stage: 'registry' }));
+      : await registryFramer(loaded, routes, log.child({ stage: 'registry' }), opts.registryRetry);
   if (framer !== null) {
     metrics.gauge(
       'weir_registry_up',
@@ -488,6 +490,7 @@ async function registryFramer(
   loaded: LoadedConfig,
   routes: readonly CompiledRoute[],
   log: Logger,
+  retry: GatewayOptions['registryRetry'],
 ): Promise<{ framer: RegistryFramer; close(): void }> {
   const section = loaded.config.schemaRegistry!;
   const client = new SchemaRegistryClient({ ...loaded.registry!, logger: log });
@@ -521,6 +524,11 @@ async function registryFramer(
     targets,
     wireFormat: section.wireFormat,
     log,
+    ...(retry !== undefined && {
+      retryInitialMs: retry.initialMs,
+      retryMaxMs: retry.maxMs,
+      refusedRetryMs: retry.refusedMs,
+    }),
   });
   return {
     framer,

@@ -329,9 +329,9 @@ function refusal(p: { label: string; subject: string; schema: KnownSchema }, err
   const what = `${p.label}: the schema registry refuses ${p.schema.file} under subject ${p.subject}`;
   switch (err.code) {
     case 'WEIR_REGISTRY_INCOMPATIBLE':
-      return `${what} — ${err.message}`;
+      return `${what}: ${err.message}`;
     case 'WEIR_REGISTRY_AUTH':
-      return `${what}: it refuses weir's credentials (check schemaRegistry.auth) — ${err.message}`;
+      return `${what}: it refuses weir's credentials (check schemaRegistry.auth): ${err.detail ?? err.message}`;
     case 'WEIR_REGISTRY_NOT_FOUND':
       return `${what}: ${err.message}`;
     default:

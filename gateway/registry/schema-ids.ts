@@ -76,15 +76,19 @@ export class SchemaIdResolver {
     }
     if (id === null) {
       const verdict = await this.#client.checkCompatibility(subject, schema.schema);
-      if (!verdict.compatible) {
-        const why = verdict.messages.length > 0 ? verdict.messages.join('; ') : 'no reason given';
-        throw new RegistryError(
-          'WEIR_REGISTRY_INCOMPATIBLE',
-          `the schema is incompatible with the latest version of ${subject} under the subject's compatibility rule: ${why}`,
-          { status: 409 },
-        );
+      if (!verdict.compatible && verdict.messages.length > 0) throw incompatible(verdict.messages);
+      try {
+        // Registering is refused (409) when incompatible; some registries (Apicurio) give their
+        // reasons only then, not with the verdict.
+        id = await this.#client.register(subject, schema.schema);
+      } catch (err) {
+        if (err instanceof RegistryError && err.code === 'WEIR_REGISTRY_INCOMPATIBLE')
+          throw incompatible([err.detail ?? 'no reason given'], err);
+        throw err;
       }
-      id = await this.#client.register(subject, schema.schema);
+      if (!verdict.compatible) {
+        this.#log?.warn({ subject, id }, 'the registry took a schema its compatibility verdict had refused');
+      }
     }
     const previous = this.#cache.get(subject, schema.fingerprint);
     if (previous !== undefined && previous !== id) {
@@ -102,4 +106,12 @@ export class SchemaIdResolver {
     this.#log?.info({ subject, id, fingerprint: schema.fingerprint }, 'schema id learnt from the registry');
     return id;
   }
+}
+
+function incompatible(reasons: readonly string[], cause?: unknown): RegistryError {
+  return new RegistryError(
+    'WEIR_REGISTRY_INCOMPATIBLE',
+    `incompatible with the latest version under the subject's compatibility rule: ${reasons.join('; ')}`,
+    { status: 409, detail: reasons.join('; '), cause },
+  );
 }

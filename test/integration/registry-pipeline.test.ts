@@ -21,7 +21,7 @@ import { type LocalRegistryInfo, startRegistry, stopRegistry } from '../../tools
 import { type ConsumedMessage, consumeAll, testKafkaBrokers } from '../helpers/kafka.ts';
 import { connectDevice, type Fleet, publishSequence, type SentMessage } from '../support/devices.ts';
 import { writeWeirConfig } from '../support/faults.ts';
-import { repoRoot, sampleConfig } from '../support/gateway.ts';
+import { repoRoot, sampleConfig, startTestGateway } from '../support/gateway.ts';
 import { getStatus, scrape, series, waitForStatus } from '../support/ops.ts';
 import { runWeir } from '../support/weir-cli.ts';
 
@@ -323,4 +323,64 @@ test('weir start refuses (exit 2, one sentence) a schema incompatible with the l
   );
   assert.ok(line.includes(subject), line);
   assert.match(line, /incompatible with the latest version .*sensorType/);
+});
+
+test('weir tail prints records decoded: Confluent-framed via the registry, plain via the fingerprint header, dead letters with reason and raw payload', async (t) => {
+  const framed = startWithRegistry([registry.url]);
+  const withRegistry = await framed.start();
+  t.after(() => withRegistry.stop());
+  const plainGateway = await startTestGateway(t); // no registry: plain Avro + fingerprint header
+  const sentFramed = await publishAll(`mqtt://127.0.0.1:${withRegistry.mqtt.port}`, 'tail', 3);
+  const sentPlain = await publishAll(plainGateway.url, 'tail-plain', 3);
+  const bad = await connectDevice(`mqtt://127.0.0.1:${withRegistry.mqtt.port}`, 'tail-bad');
+  await bad.publishAsync('city/d1/air/tail-bad', Buffer.from('{"seq": 1, "pm25UgM3": "lots"}'), { qos: 1 });
+  await bad.endAsync();
+  const brokers = testKafkaBrokers().join(',');
+  const tail = (args: string[]) =>
+    runWeir(['tail', ...args, '--brokers', brokers, '--registry', registry.url], { timeoutMs: 60_000 });
+
+  // confluent, every record of one device (by key), as JSON lines
+  const vehicle = sentFramed.filter((m) => m.fleet === 'vehicle');
+  const json = await tail([
+    framed.topics.vehicle,
+    '--from',
+    'beginning',
+    '--count',
+    '3',
+    '--json',
+    '--key',
+    'tail-vehicle',
+  ]);
+  assert.equal(json.code, 0, json.stderr);
+  const lines = json.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.length, 3);
+  lines.forEach((l, i) => {
+    assert.equal(l.wireFormat, 'confluent');
+    assert.ok(l.schemaId > 0);
+    assert.equal(l.key, 'tail-vehicle');
+    for (const [field, value] of Object.entries(vehicle[i]!.payload))
+      assert.deepEqual(l.value[field], value, field);
+  });
+
+  // plain (no registry on that gateway), human-readable
+  const human = await tail([plainGateway.topics.city, '--from', '10m', '--count', '3']);
+  assert.equal(human.code, 0, human.stderr);
+  const city = sentPlain.filter((m) => m.fleet === 'city');
+  const rows = human.stdout.trim().split('\n');
+  assert.equal(rows.length, 3);
+  rows.forEach((row, i) => {
+    assert.match(row, /key=tail-plain-city .*\[plain weir\.iot\.smartcity\.SmartCityReading\]$/);
+    assert.ok(row.includes(`"pm25UgM3":${city[i]!.payload['pm25UgM3']}`), row);
+  });
+
+  // a dead letter: reason, detail, raw payload
+  const dl = await tail([framed.topics.deadLetter, '--from', 'beginning', '--count', '1']);
+  assert.equal(dl.code, 0, dl.stderr);
+  assert.match(
+    dl.stdout,
+    /DEAD LETTER schema_mismatch: .*pm25UgM3: expected null or double, got "lots" .*route smart-city\) payload "\{\\"seq\\": 1, \\"pm25UgM3\\": \\"lots\\"\}"/,
+  );
 });

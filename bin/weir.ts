@@ -30,6 +30,11 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'add, change or remove a device login in a users file (passwd [--delete] FILE DEVICE_ID)',
     load: async () => (await import('../gateway/cli/passwd.ts')).passwdCommand,
   },
+  tail: {
+    summary:
+      "print a Kafka topic's records decoded (tail TOPIC [--from WHEN] [--key K] [--count N] [--json])",
+    load: async () => (await import('../gateway/cli/tail.ts')).tailCommand,
+  },
   spool: {
     summary: 'inspect a spool directory (inspect --spool-dir DIR)',
     load: async () => (await import('../gateway/cli/spool.ts')).spoolCommand,

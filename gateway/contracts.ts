@@ -2,7 +2,7 @@
 // gateway/main.ts is the only place that knows every stage and wires them together.
 //
 // Flow:  source ──InboundMessage──▶ Intake (router → decoder) ──OutboundRecord──▶ RecordQueue
-//        (batcher) ──Batch──▶ Sink ──▶ Kafka
+//        (batcher) ──Batch──▶ [Framer] ──Batch──▶ Sink ──▶ Kafka
 
 /** One MQTT PUBLISH as the source received it. */
 export interface InboundMessage {
@@ -92,6 +92,27 @@ export type BatchOutcome =
   | { readonly status: 'ok' }
   | { readonly status: 'rejected'; readonly reason: string; readonly error: Error }
   | { readonly status: 'retry'; readonly error: Error };
+
+/**
+ * What a framer says about one batch on its way to the sink.
+ *  - `ok`: `batch` is what Kafka gets (the same records, values framed for their readers).
+ *  - `wait`: the batch cannot be framed yet (a schema id is not known: the registry is out of
+ *    reach, or refuses the schema). The caller keeps the batch, in order, and offers it again
+ *    after `onReady`; `error` says why (a WeirError; retriable false when someone must act).
+ */
+export type FrameOutcome =
+  | { readonly status: 'ok'; readonly batch: Batch }
+  | { readonly status: 'wait'; readonly error: Error };
+
+/**
+ * A stage between batcher and sink that rewrites record values as their readers expect (the
+ * Confluent wire format: magic byte + schema id + Avro). `frame` answers at once, without I/O;
+ * whatever it must learn first (a schema id) it learns in the background, then calls `onReady`.
+ */
+export interface Framer {
+  frame(batch: Batch): FrameOutcome;
+  onReady: () => void;
+}
 
 /**
  * A Kafka client adapter. `send` is called with at most one call in flight at a time (the caller

@@ -1,5 +1,6 @@
 // The composition root: builds every stage from the config and wires them. Stages know only
 // contracts.ts; this is the one file that knows them all.
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -8,7 +9,7 @@ import { MemoryQueue } from './batcher/memory-queue.ts';
 import { loadSchema, RecordDecoder } from './codec/avro.ts';
 import type { LoadedConfig } from './config/load.ts';
 import type { RecordQueue, Sink } from './contracts.ts';
-import { DeadLetterEncoder } from './deadletter/deadletter.ts';
+import { DEADLETTER_SCHEMA_PATH, DeadLetterEncoder } from './deadletter/deadletter.ts';
 import { WeirError } from './errors.ts';
 import { Forwarder } from './forwarder/forwarder.ts';
 import type { Phase, Reading } from './http/assess.ts';
@@ -19,6 +20,12 @@ import { weirVersion } from './http/version.ts';
 import { type CompiledRoute, RoutingIntake } from './intake/intake.ts';
 import { rateLimited } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { SchemaRegistryClient } from './registry/client.ts';
+import { RegistryFramer, type SchemaTarget } from './registry/framer.ts';
+import { HEADER_BYTES } from './registry/framing.ts';
+import { SchemaIdCache } from './registry/id-cache.ts';
+import { SchemaIdResolver } from './registry/schema-ids.ts';
+import { avroFullName } from './registry/subject.ts';
 import { parsePattern } from './router/pattern.ts';
 import { Router } from './router/router.ts';
 import { createKafkaSink } from './sinks/kafka/create.ts';
@@ -35,6 +42,8 @@ export interface GatewayOptions {
   readonly sink?: Sink;
   /** Backoff bounds of the forwarder; tests shorten them. */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** How often the schema registry is asked again (out of reach: backoff; refused: pause); tests shorten them. */
+  readonly registryRetry?: { readonly initialMs: number; readonly maxMs: number; readonly refusedMs: number };
 }
 
 export interface Gateway {
@@ -115,15 +124,41 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     }));
   for (const warning of loaded.warnings) log.warn(warning);
 
-  const batcher = new Batcher(config.batch);
+  const registry = config.schemaRegistry;
+  const framing = registry?.wireFormat === 'confluent';
+  const batcher = new Batcher({ ...config.batch, framingBytesPerRecord: framing ? HEADER_BYTES : 0 });
   metrics.gauge(
     'weir_batcher_buffered_bytes',
     'Record bytes held between intake and Kafka.',
     () => batcher.bufferedBytes,
   );
+  // The schema registry (absent: values are plain Avro). The id cache lives in the spool
+  // directory; it is written only after the spool's lock is held (checkRegistry, below).
+  const framer =
+    registry === undefined || loaded.registry === null
+      ? null
+      : await registryFramer(loaded, routes, log.child({ stage: 'registry' }), opts.registryRetry);
+  if (framer !== null) {
+    metrics.gauge(
+      'weir_registry_up',
+      "1 while the schema registry answered weir's last request, 0 while it is out of reach (records without a known schema id wait in the spool).",
+      () => (framer.framer.state.up ? 1 : 0),
+    );
+    metrics.gauge(
+      'weir_registry_schemas_waiting',
+      'Schemas whose registry id weir still needs; records of them wait in the spool.',
+      () => framer.framer.state.waiting.length,
+    );
+  }
+  const checkRegistry = async () => {
+    if (framer === null) return;
+    await mkdir(spoolDirectory(loaded), { recursive: true });
+    await framer.framer.checkAtStart();
+  };
   const forwarder = new Forwarder({
     batcher,
     sink,
+    ...(framer !== null && framing && { framer: framer.framer }),
     deadLetterTopic: config.kafka.deadLetterTopic,
     toDeadLetter: (topic, record, reason) =>
       deadLetters.encode({
@@ -160,7 +195,17 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     version: weirVersion(),
     windowSeconds: config.http.statusWindowSeconds,
     read: () =>
-      gatewayReading({ phase, source, spool, spoolSegmentBytes, forwarder, batcher, metrics, config }),
+      gatewayReading({
+        phase,
+        source,
+        spool,
+        spoolSegmentBytes,
+        forwarder,
+        batcher,
+        metrics,
+        config,
+        registry: framer?.framer ?? null,
+      }),
     probeDisk: config.spool.enabled ? () => probeDisk(spoolDirectory(loaded)) : undefined,
     kafkaBrokers: config.kafka.brokers,
     kafkaProblem: () => forwarder.kafkaProblem,
@@ -189,6 +234,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
   /** A failed start leaves nothing listening. */
   const abandonStart = async (err: unknown): Promise<never> => {
     monitor.stop();
+    framer?.close();
     await pump?.stop();
     forwarder.stop();
     await spool?.close().catch(() => {});
@@ -310,6 +356,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       'Messages waiting for space in a full spool (whenFull: block): devices are being slowed down.',
       () => sp.stats().waitingAppends,
     );
+    await checkRegistry().catch(abandonStart);
     queue = new SpoolQueue(spool);
     pump = new SpoolPump({
       spool,
@@ -318,6 +365,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       maxBytesPerSec: s.drainMaxBytesPerSec,
     });
     pump.start();
+  } else {
+    await checkRegistry().catch(abandonStart);
   }
 
   forwarder.connectInBackground();
@@ -390,6 +439,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
         drainState.active = false;
         await pump?.stop();
         forwarder.stop();
+        framer?.close();
         const left = batcher.abandon(
           new WeirError('WEIR_SHUTDOWN', 'gateway stopped before Kafka acknowledged'),
         );
@@ -434,6 +484,63 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
   }
 }
 
+/**
+ * The registry stage: every route's schema and the dead-letter schema, under the subjects the
+ * configured strategy names, with ids from the cache file in the spool directory.
+ */
+async function registryFramer(
+  loaded: LoadedConfig,
+  routes: readonly CompiledRoute[],
+  log: Logger,
+  retry: GatewayOptions['registryRetry'],
+): Promise<{ framer: RegistryFramer; close(): void }> {
+  const section = loaded.config.schemaRegistry!;
+  const client = new SchemaRegistryClient({ ...loaded.registry!, logger: log });
+  const { cache, problem } = await SchemaIdCache.open(spoolDirectory(loaded), section.cacheFile);
+  if (problem !== undefined)
+    log.warn({ problem }, 'schema id cache unreadable; ids are asked of the registry again');
+  const known = async (file: string, fingerprint: string) => {
+    const text = await readFile(file, 'utf8');
+    return { file, text, fingerprint, fullName: avroFullName(JSON.parse(text)) };
+  };
+  const deadLetter = new DeadLetterEncoder(loaded.config.kafka.deadLetterTopic, loaded.config.gatewayId);
+  const targets: SchemaTarget[] = [];
+  for (const [i, route] of routes.entries()) {
+    const file = loaded.schemaPaths[i]!;
+    const fingerprint = route.fixedHeaders['avro-schema-fingerprint']!.toString();
+    targets.push({
+      label: `route ${route.name}`,
+      topic: route.kafkaTopic,
+      schema: await known(file, fingerprint),
+    });
+  }
+  targets.push({
+    label: 'dead letters',
+    topic: loaded.config.kafka.deadLetterTopic,
+    schema: await known(DEADLETTER_SCHEMA_PATH, deadLetter.fingerprint),
+  });
+  const framer = new RegistryFramer({
+    resolver: new SchemaIdResolver({ client, cache, autoRegister: section.autoRegister, logger: log }),
+    cache,
+    strategy: section.subjectNameStrategy,
+    targets,
+    wireFormat: section.wireFormat,
+    log,
+    ...(retry !== undefined && {
+      retryInitialMs: retry.initialMs,
+      retryMaxMs: retry.maxMs,
+      refusedRetryMs: retry.refusedMs,
+    }),
+  });
+  return {
+    framer,
+    close() {
+      framer.stop();
+      client.close();
+    },
+  };
+}
+
 /** One reading of the gateway for the status monitor: cheap, synchronous, no side effects. */
 function gatewayReading(g: {
   phase: Phase;
@@ -444,6 +551,7 @@ function gatewayReading(g: {
   batcher: Batcher;
   metrics: Metrics;
   config: LoadedConfig['config'];
+  registry: RegistryFramer | null;
 }): Reading {
   const { spool, metrics, batcher, config } = g;
   const st = spool?.stats();
@@ -480,6 +588,7 @@ function gatewayReading(g: {
       waiting: batcher.waitingCount,
     },
     spoolIoErrors: metrics.spoolIoErrors.value,
+    registry: g.registry?.state ?? null,
   };
 }
 

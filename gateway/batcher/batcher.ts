@@ -17,6 +17,11 @@ export interface BatcherOptions {
   readonly maxBytes: number;
   readonly lingerMs: number;
   readonly maxBufferedBytes: number;
+  /**
+   * Bytes a later stage adds to each record value before Kafka sees it (5 with the Confluent
+   * wire format), counted against maxBytes so a full batch stays within the broker's limit.
+   */
+  readonly framingBytesPerRecord?: number;
 }
 
 /** A batch with the callbacks of its records. `settles[i]` belongs to `records[i]`. */
@@ -47,8 +52,8 @@ export const KAFKA_RECORD_OVERHEAD_BYTES = 40;
 export const KAFKA_BATCH_OVERHEAD_BYTES = 128;
 
 /** A batch's size in Kafka's record format, estimated from above. */
-export function kafkaBatchBytes(records: number, bytes: number): number {
-  return KAFKA_BATCH_OVERHEAD_BYTES + bytes + records * KAFKA_RECORD_OVERHEAD_BYTES;
+export function kafkaBatchBytes(records: number, bytes: number, framingBytesPerRecord = 0): number {
+  return KAFKA_BATCH_OVERHEAD_BYTES + bytes + records * (KAFKA_RECORD_OVERHEAD_BYTES + framingBytesPerRecord);
 }
 
 export function recordBytes(record: OutboundRecord): number {
@@ -205,12 +210,13 @@ export class Batcher {
   }
 
   #append(topic: string, record: OutboundRecord, bytes: number, onDelivered: Settle | null): void {
-    const { maxRecords, maxBytes, lingerMs } = this.#opts;
+    const { maxRecords, maxBytes, lingerMs, framingBytesPerRecord = 0 } = this.#opts;
     let open = this.#open.get(topic);
     if (
       open !== undefined &&
       open.batch.records.length > 0 &&
-      kafkaBatchBytes(open.batch.records.length + 1, open.batch.bytes + bytes) > maxBytes
+      kafkaBatchBytes(open.batch.records.length + 1, open.batch.bytes + bytes, framingBytesPerRecord) >
+        maxBytes
     ) {
       this.#close(topic);
       open = undefined;
@@ -226,7 +232,10 @@ export class Batcher {
     batch.settles.push(onDelivered);
     batch.bytes += bytes;
     this.#buffered += bytes;
-    if (batch.records.length >= maxRecords || kafkaBatchBytes(batch.records.length, batch.bytes) >= maxBytes)
+    if (
+      batch.records.length >= maxRecords ||
+      kafkaBatchBytes(batch.records.length, batch.bytes, framingBytesPerRecord) >= maxBytes
+    )
       this.#close(topic);
   }
 

@@ -7,6 +7,8 @@ import process from 'node:process';
 import { parseDocument } from 'yaml';
 import { loadSchema } from '../codec/avro.ts';
 import { WeirError } from '../errors.ts';
+import type { RegistryClientOptions } from '../registry/client.ts';
+import { registryClientOptions } from '../registry/from-config.ts';
 import { parsePattern } from '../router/pattern.ts';
 import { type KafkaSecurity, resolveKafkaSecurity } from '../sinks/kafka/security.ts';
 import { type Config, configSchema } from './schema.ts';
@@ -34,6 +36,8 @@ export interface LoadedConfig {
   readonly schemaPaths: readonly string[];
   /** kafka.sasl / kafka.tls with their secrets read (files, environment); never logged. */
   readonly kafkaSecurity: KafkaSecurity;
+  /** schemaRegistry with its secrets and CA read; null without a registry. Never logged. */
+  readonly registry: RegistryClientOptions | null;
   /** Things worth a warning at start-up that do not stop it (e.g. a world-readable secret file). */
   readonly warnings: readonly string[];
 }
@@ -133,8 +137,26 @@ export function parseConfig(
     warnings,
   );
   checkSecurity(input, baseDir, problems);
+  const registry = result.success ? resolveRegistry(result.data, baseDir, env, problems) : null;
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
-  return { config: result.data, baseDir, schemaPaths, kafkaSecurity, warnings };
+  return { config: result.data, baseDir, schemaPaths, kafkaSecurity, registry, warnings };
+}
+
+/** Reads the registry's secrets and CA now, so a missing file is a config problem, not a crash. */
+function resolveRegistry(
+  config: Config,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+): RegistryClientOptions | null {
+  if (config.schemaRegistry === undefined) return null;
+  try {
+    return registryClientOptions(config.schemaRegistry, { baseDir, env });
+  } catch (err) {
+    if (!(err instanceof WeirError)) throw err;
+    problems.push({ path: 'schemaRegistry', message: err.message });
+    return null;
+  }
 }
 
 function checkRoutes(input: unknown, baseDir: string, problems: ConfigProblem[]): string[] {

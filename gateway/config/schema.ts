@@ -3,6 +3,7 @@
 // README all come from here.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { schemaRegistrySchema } from './schema-registry.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -535,6 +536,7 @@ export const configSchema = z.strictObject({
   kafka: kafkaSchema,
   batch: batchSchema,
   spool: spoolSchema,
+  schemaRegistry: schemaRegistrySchema,
   routes: z.array(routeSchema).min(1).describe('MQTT topic pattern → Kafka topic and schema.'),
   shutdown: z
     .strictObject({

@@ -36,6 +36,11 @@ export class DeadLetterEncoder {
     };
   }
 
+  /** SHA-256 of the dead-letter schema's canonical form, hex (its `avro-schema-fingerprint`). */
+  get fingerprint(): string {
+    return this.#schema.fingerprint;
+  }
+
   encode(input: DeadLetterInput): OutboundRecord {
     const value = this.#schema.type.toBuffer({ ...input, gatewayId: this.#gatewayId });
     return {

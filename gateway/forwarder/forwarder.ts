@@ -6,19 +6,25 @@
 //               exponential backoff (Kafka down, hung or slow). Nothing is dropped.
 //   rejected  → every record goes to the dead-letter topic (reason kafka_rejected); if the
 //               dead-letter topic rejects it too, it is dropped and counted (deadletter_rejected).
+// With a framer (the Confluent wire format), each batch passes it on its way to the sink; a batch
+// it cannot frame yet (a schema id not known: registry out of reach) goes back to the front of the
+// queue, without backoff and without counting against Kafka; the framer calls onReady when it can.
+// Batches of other topics keep flowing meanwhile.
 // It also says whether Kafka is up (weir_kafka_up, the kafka_down condition): up while the last
 // produce succeeded and Kafka answered the last probe — a metadata request every second, traffic
 // or not, that counts as failed when unanswered for kafka.requestTimeoutMs. So a hung broker is
 // down after about requestTimeoutMs, even when no send is waiting on it.
 import type { Logger } from 'pino';
 import type { Batcher, PendingBatch } from '../batcher/batcher.ts';
-import type { BatchOutcome, OutboundRecord, Sink } from '../contracts.ts';
+import type { Batch, BatchOutcome, Framer, OutboundRecord, Sink } from '../contracts.ts';
 import { describeConnectionError, errorMessage, WeirError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface ForwarderOptions {
   readonly batcher: Batcher;
   readonly sink: Sink;
+  /** Rewrites values before the sink (e.g. the Confluent wire format); none: sent as they are. */
+  readonly framer?: Framer;
   readonly deadLetterTopic: string;
   /** Wraps a record Kafka refused into a dead-letter record. */
   readonly toDeadLetter: (batchTopic: string, record: OutboundRecord, reason: string) => OutboundRecord;
@@ -60,6 +66,7 @@ export class Forwarder {
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
     opts.batcher.onReady = () => this.#schedule();
+    if (opts.framer !== undefined) opts.framer.onReady = () => this.#schedule();
   }
 
   get kafkaConnected(): boolean {
@@ -199,16 +206,32 @@ export class Forwarder {
   }
 
   async #sendReady(): Promise<void> {
-    const { batcher, sink, metrics } = this.#o;
+    const { batcher, sink, metrics, framer } = this.#o;
     if (this.#sending || this.#stopped) return;
-    const batches = batcher.takeReady();
+    const taken = batcher.takeReady();
+    if (taken.length === 0) return;
+    // One batch per topic was taken, so a batch that waits for the framer keeps its topic's order
+    // by going back to the front; the framer's onReady offers it again.
+    const batches: PendingBatch[] = [];
+    const toSink: Batch[] = [];
+    const waiting: PendingBatch[] = [];
+    for (const batch of taken) {
+      const framed = framer?.frame(batch) ?? { status: 'ok', batch };
+      if (framed.status === 'wait') {
+        waiting.push(batch);
+        continue;
+      }
+      batches.push(batch);
+      toSink.push(framed.batch);
+    }
+    if (waiting.length > 0) batcher.requeue(waiting);
     if (batches.length === 0) return;
     this.#sending = true;
     let outcomes: BatchOutcome[];
     const started = performance.now();
     try {
       if (!this.#sinkConnected) await this.#connect();
-      outcomes = await sink.send(batches);
+      outcomes = await sink.send(toSink);
     } catch (err) {
       // connect failed, or a sink broke its contract by throwing: keep everything, retry later.
       outcomes = batches.map(() => ({ status: 'retry', error: err as Error }));
@@ -241,7 +264,7 @@ export class Forwarder {
     this.#sendFailing = false;
     this.#answered = true;
     this.#update();
-    if (batcher.readyCount > 0) this.#schedule();
+    if (batcher.readyCount > waiting.length) this.#schedule();
   }
 
   /** Log fields of a Kafka failure: one sentence; the error with its stack only at debug level. */

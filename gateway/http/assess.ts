@@ -22,6 +22,12 @@
 //     dropping             messages were dropped within the window (by reason)
 //     disk_low             the spool's disk will fill up before the spool reaches spool.maxBytes,
 //                          and less than two segments of space are left
+//     registry_unreachable the schema registry is out of reach and weir still needs a schema id
+//                          from it: records of that schema wait in the spool (none are lost or
+//                          dead-lettered); they flow once it answers
+//     schema_refused       the registry refuses a schema weir writes (incompatible, credentials,
+//                          not registered with autoRegister off): its records wait until the
+//                          registry accepts it
 import type { DiskReading } from './disk.ts';
 
 export type Phase = 'starting' | 'running' | 'stopping';
@@ -36,7 +42,9 @@ export type ConditionCode =
   | 'spool_nearly_full'
   | 'backpressure'
   | 'dropping'
-  | 'disk_low';
+  | 'disk_low'
+  | 'registry_unreachable'
+  | 'schema_refused';
 
 export interface Condition {
   readonly code: ConditionCode;
@@ -79,6 +87,15 @@ export interface Reading {
   /** Record bytes held in memory between intake and Kafka, and the bound. */
   readonly buffer: { readonly bytes: number; readonly maxBytes: number; readonly waiting: number };
   readonly spoolIoErrors: number;
+  /** The schema registry's side; null (or absent) without a registry. */
+  readonly registry?: {
+    readonly up: boolean;
+    readonly errorCode: string | null;
+    /** Subjects whose schema id weir still needs. */
+    readonly waiting: readonly string[];
+    /** One sentence per schema the registry refuses. */
+    readonly refused: readonly string[];
+  } | null;
 }
 
 /** A reading and when it was taken (performance.now(), ms). */
@@ -140,6 +157,22 @@ export function assess(
         'not_delivering',
         'degraded',
         `Records are waiting but none reached Kafka in the last ${seconds(elapsedMs)}.`,
+      );
+  }
+
+  const reg = r.registry;
+  if (reg != null) {
+    if (!reg.up && reg.waiting.length > 0)
+      add(
+        'registry_unreachable',
+        'degraded',
+        `The schema registry is out of reach${reg.errorCode === null ? '' : ` (${reg.errorCode})`}; records of ${reg.waiting.length === 1 ? 'subject' : 'subjects'} ${reg.waiting.join(', ')} wait in ${keptIn} for their schema id and are sent when it answers.`,
+      );
+    for (const sentence of reg.refused)
+      add(
+        'schema_refused',
+        'degraded',
+        `${sentence}; its records wait in ${keptIn} until the registry accepts it.`,
       );
   }
 

@@ -45,16 +45,25 @@ export class RegistryError extends WeirError {
   readonly status: number | undefined;
   /** The registry's own error_code (e.g. 40401 subject not found), when it gave one. */
   readonly registryCode: number | undefined;
+  /** The registry's own message (its `message` field), when it gave one. */
+  readonly detail: string | undefined;
 
   constructor(
     code: RegistryErrorCode,
     message: string,
-    options: { cause?: unknown; retriable?: boolean; status?: number; registryCode?: number } = {},
+    options: {
+      cause?: unknown;
+      retriable?: boolean;
+      status?: number;
+      registryCode?: number;
+      detail?: string;
+    } = {},
   ) {
     super(code, message, { cause: options.cause, retriable: options.retriable ?? false });
     this.name = 'RegistryError';
     this.status = options.status;
     this.registryCode = options.registryCode;
+    this.detail = options.detail;
   }
 }
 
@@ -306,7 +315,7 @@ function registryMessage(a: Answer): { message: string; registryCode: number | u
 function refusal(a: Answer, method: string, path: string): RegistryError {
   const { message, registryCode } = registryMessage(a);
   const what = `${method} /${path}: HTTP ${a.status}${registryCode === undefined ? '' : ` (${registryCode})`} ${message}`;
-  const opts = { status: a.status, registryCode };
+  const opts = { status: a.status, registryCode, ...(message !== '' && { detail: message }) };
   if (a.status >= 500 || a.status === 408 || a.status === 429)
     return new RegistryError('WEIR_REGISTRY_SERVER_ERROR', `schema registry failed ${what}`, {
       ...opts,

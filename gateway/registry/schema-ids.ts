@@ -1,8 +1,13 @@
 // Schema ids for the forwarder: the id of a (subject, schema) pair from the on-disk cache when it
-// is known, else from the registry (registered, or only looked up when autoRegister is off), then
-// cached. This is what lets a gateway without an uplink keep accepting and spooling: encoding
-// never needs an id; the id is attached at forward time, and a record spooled before its id was
-// known gets it then.
+// is known, else from the registry, then cached. This is what lets a gateway without an uplink
+// keep accepting and spooling: encoding never needs an id; the id is attached at forward time,
+// and a record spooled before its id was known gets it then.
+//
+// Asking the registry: a lookup first (a schema the subject already has keeps its id, whatever
+// the compatibility rule says of it now); otherwise, with autoRegister, the subject's
+// compatibility verdict against its latest version (refused: WEIR_REGISTRY_INCOMPATIBLE with the
+// registry's reasons), then registration. Without autoRegister a schema the subject lacks is
+// WEIR_REGISTRY_NOT_FOUND.
 //
 // Contract: resolve() throws the client's RegistryError; retriable: true means "the registry is
 // out of reach, keep the record and try later", retriable: false means the schema or the setup is
@@ -44,10 +49,14 @@ export class SchemaIdResolver {
     return this.#cache.get(subject, fingerprint);
   }
 
-  /** The id of `schema` under `subject`: cached, else asked of the registry and cached. */
-  resolve(subject: string, schema: RegistrySchema): Promise<number> {
+  /**
+   * The id of `schema` under `subject`: cached, else asked of the registry and cached. With
+   * `refresh` the registry is asked even when the id is cached (start-up: a registry that was
+   * rebuilt may have given the schema another id; the cache follows it).
+   */
+  resolve(subject: string, schema: RegistrySchema, opts: { refresh?: boolean } = {}): Promise<number> {
     const hit = this.#cache.get(subject, schema.fingerprint);
-    if (hit !== undefined) return Promise.resolve(hit);
+    if (hit !== undefined && opts.refresh !== true) return Promise.resolve(hit);
     const key = `${subject}\u0000${schema.fingerprint}`;
     let p = this.#inflight.get(key);
     if (p === undefined) {
@@ -58,16 +67,35 @@ export class SchemaIdResolver {
   }
 
   async #fetch(subject: string, schema: RegistrySchema): Promise<number> {
-    let id: number | null;
-    if (this.#autoRegister) id = await this.#client.register(subject, schema.schema);
-    else {
-      id = await this.#client.lookup(subject, schema.schema);
-      if (id === null) {
-        throw new RegistryError(
-          'WEIR_REGISTRY_NOT_FOUND',
-          `the schema (fingerprint ${schema.fingerprint.slice(0, 16)}…) is not registered under ${subject}, and schemaRegistry.autoRegister is false`,
-        );
+    let id = await this.#client.lookup(subject, schema.schema);
+    if (id === null && !this.#autoRegister) {
+      throw new RegistryError(
+        'WEIR_REGISTRY_NOT_FOUND',
+        `the schema (fingerprint ${schema.fingerprint.slice(0, 16)}…) is not registered under ${subject}, and schemaRegistry.autoRegister is false`,
+      );
+    }
+    if (id === null) {
+      const verdict = await this.#client.checkCompatibility(subject, schema.schema);
+      if (!verdict.compatible && verdict.messages.length > 0) throw incompatible(verdict.messages);
+      try {
+        // Registering is refused (409) when incompatible; some registries (Apicurio) give their
+        // reasons only then, not with the verdict.
+        id = await this.#client.register(subject, schema.schema);
+      } catch (err) {
+        if (err instanceof RegistryError && err.code === 'WEIR_REGISTRY_INCOMPATIBLE')
+          throw incompatible([err.detail ?? 'no reason given'], err);
+        throw err;
       }
+      if (!verdict.compatible) {
+        this.#log?.warn({ subject, id }, 'the registry took a schema its compatibility verdict had refused');
+      }
+    }
+    const previous = this.#cache.get(subject, schema.fingerprint);
+    if (previous !== undefined && previous !== id) {
+      this.#log?.warn(
+        { subject, cachedId: previous, id },
+        'the registry has another id for a cached schema (was it rebuilt?); using its id from now on',
+      );
     }
     try {
       await this.#cache.set(subject, schema.fingerprint, id);
@@ -78,4 +106,12 @@ export class SchemaIdResolver {
     this.#log?.info({ subject, id, fingerprint: schema.fingerprint }, 'schema id learnt from the registry');
     return id;
   }
+}
+
+function incompatible(reasons: readonly string[], cause?: unknown): RegistryError {
+  return new RegistryError(
+    'WEIR_REGISTRY_INCOMPATIBLE',
+    `incompatible with the latest version under the subject's compatibility rule: ${reasons.join('; ')}`,
+    { status: 409, detail: reasons.join('; '), cause },
+  );
 }

@@ -103,6 +103,8 @@ export function writeWeirConfig(opts: {
   topicPrefix: string;
   spool?: Record<string, unknown>;
   kafka?: Record<string, unknown>;
+  /** More top-level sections (e.g. schemaRegistry). */
+  extra?: Record<string, unknown>;
 }): { file: string; topics: Record<Fleet, string> } {
   const topics = {
     city: `${opts.topicPrefix}.city`,
@@ -146,6 +148,7 @@ export function writeWeirConfig(opts: {
     ],
     shutdown: { drainTimeoutMs: 3000 },
     http: { host: '127.0.0.1', port: 0 },
+    ...opts.extra,
   };
   const file = path.join(opts.dir, 'weir.yaml');
   writeFileSync(file, stringify(config));

@@ -209,6 +209,8 @@ describe('pipeline against a real Kafka', () => {
           replicationFactor: 1,
           configEntries: [{ name: 'max.message.bytes', value: '100' }],
         },
+        // Made here too, so the reader below never asks for a topic that does not exist yet.
+        { topic: topics.deadLetter, numPartitions: 1, replicationFactor: 1 },
       ],
       waitForLeaders: true,
     });

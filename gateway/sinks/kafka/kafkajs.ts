@@ -10,6 +10,7 @@ import { kafkajsTimedOut, noAnswer, notConnected, produceOutcomes } from './erro
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 import type { KafkaAdapterOptions } from './options.ts';
 import { kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
+import { topicSettings } from './topics.ts';
 
 export type KafkajsSinkOptions = KafkaAdapterOptions;
 
@@ -120,15 +121,21 @@ export class KafkajsSink implements Sink {
       const existing = new Set(await admin.listTopics());
       const missing = this.#o.createTopics.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
+      const { brokers } = await admin.describeCluster();
+      const settings = topicSettings(brokers.length, this.#o.replicationFactor, this.#o.minInsyncReplicas);
       await admin.createTopics({
         waitForLeaders: true,
         topics: missing.map((topic) => ({
           topic,
           numPartitions: this.#o.partitions,
-          replicationFactor: this.#o.replicationFactor,
+          replicationFactor: settings.replicationFactor,
+          configEntries: Object.entries(settings.configs).map(([name, value]) => ({ name, value })),
         })),
       });
-      this.#o.log.info({ topics: missing }, 'created Kafka topics');
+      this.#o.log.info(
+        { topics: missing, replicationFactor: settings.replicationFactor, configs: settings.configs },
+        'created Kafka topics',
+      );
     } finally {
       await admin.disconnect();
     }

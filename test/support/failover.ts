@@ -1,0 +1,237 @@
+// Broker failover under QoS 1 load, against a TestCluster: weir (in process, the client under
+// test) takes messages from persistent-session devices while a broker is killed, frozen, two are
+// lost, or all are restarted one by one. Afterwards every acknowledged message must be in Kafka,
+// in per-device order, with nothing dead-lettered; duplicates are counted. Measured on the way:
+// the longest time Kafka accepted nothing from weir after the fault (its metadata refresh and
+// retry), and what /status said.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { parse } from 'yaml';
+import { parseConfig } from '../../gateway/config/load.ts';
+import { startGateway } from '../../gateway/main.ts';
+import { metricValue } from '../../gateway/metrics.ts';
+import type { TestCluster } from './cluster.ts';
+import {
+  compareDelivery,
+  Device,
+  fleetOf,
+  freePort,
+  sleep,
+  waitFor,
+  waitUntilSettled,
+  writeWeirConfig,
+} from './faults.ts';
+import { getStatus } from './ops.ts';
+import { readFleetRecords } from './records.ts';
+
+export const SCENARIOS = ['leader-kill', 'leader-sigstop', 'lose-two', 'rolling-restart'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+export type Client = 'platformatic' | 'kafkajs' | 'rdkafka';
+
+export interface FailoverResult {
+  scenario: Scenario;
+  client: Client;
+  devices: number;
+  ratePerSecond: number;
+  acknowledged: number;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
+  deadLetters: number;
+  /** Longest span, from the fault on, in which Kafka acknowledged nothing of weir's, ms. */
+  longestStallMs: number;
+  /** From the fault until Kafka acknowledged weir's records again (first resumption), ms. */
+  recoverMs: number;
+  /**
+   * From the moment the lost brokers were back (restarted, or resumed after SIGSTOP) until Kafka
+   * acknowledged weir's records again, ms; -1 when writes had already resumed by then.
+   */
+  resumeAfterRestoreMs: number;
+  /** Whether /status said Kafka was down at some point during the fault. */
+  statusSawDown: boolean;
+  /** /status at the end: Kafka up, backlog empty. */
+  statusUpAtEnd: boolean;
+  /** Largest spool backlog seen, records. */
+  maxBacklogRecords: number;
+  durationMs: number;
+}
+
+const INTERVAL_MS = 50; // 20 msg/s per device
+
+export async function runFailover(
+  cluster: TestCluster,
+  scenario: Scenario,
+  client: Client,
+  opts: { devices?: number; warmMs?: number; holdMs?: number } = {},
+): Promise<FailoverResult> {
+  const started = Date.now();
+  const devicesN = opts.devices ?? 30;
+  const warmMs = opts.warmMs ?? 4_000;
+  const holdMs = opts.holdMs ?? 12_000;
+  const dir = mkdtempSync(path.join(tmpdir(), `weir-failover-${scenario}-`));
+  const { file, topics } = writeWeirConfig({
+    dir,
+    port: await freePort(),
+    brokers: cluster.brokers,
+    topicPrefix: `failover.${scenario}.${client}.${Date.now()}`,
+    kafka: { client, requestTimeoutMs: 10_000 },
+  });
+  const raw = parse(readFileSync(file, 'utf8')) as { kafka: { brokers: string[] } };
+  raw.kafka.brokers = cluster.brokerList; // every node, as an operator lists them
+  const loaded = parseConfig(raw, dir);
+  const gateway = await startGateway(loaded, { log: pino({ level: process.env.WEIR_TEST_LOG ?? 'silent' }) });
+  const base = `http://127.0.0.1:${gateway.http!.port}`;
+  const url = `mqtt://127.0.0.1:${gateway.mqtt.port}`;
+  const devices = Array.from(
+    { length: devicesN },
+    (_, i) => new Device(url, fleetOf(i), `${scenario}-${client}-${i}`),
+  );
+  const registry = gateway.metrics.registry;
+  const delivered = () => metricValue(registry, 'weir_kafka_records_total');
+
+  // Watch Kafka's acknowledgements and /status every 100 ms from the fault on.
+  let faultAt = 0;
+  let lastProgressAt = 0;
+  let lastDelivered = 0;
+  let longestStallMs = 0;
+  let recoverMs = -1;
+  let restoredAt = 0;
+  let resumeAfterRestoreMs = -1;
+  let statusSawDown = false;
+  let maxBacklog = 0;
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const n = await delivered();
+      const now = Date.now();
+      if (faultAt > 0) {
+        if (n > lastDelivered) {
+          if (restoredAt > 0 && resumeAfterRestoreMs < 0 && lastProgressAt < restoredAt) {
+            resumeAfterRestoreMs = now - restoredAt;
+          }
+          if (recoverMs < 0 && now - lastProgressAt > 500) recoverMs = now - faultAt;
+          longestStallMs = Math.max(longestStallMs, now - Math.max(lastProgressAt, faultAt));
+          lastProgressAt = now;
+        }
+        const s = await getStatus(base).catch(() => null);
+        if (s !== null) {
+          if (!s.kafka.up) statusSawDown = true;
+          maxBacklog = Math.max(maxBacklog, s.backlog.records ?? 0);
+        }
+      } else if (n > lastDelivered) lastProgressAt = now;
+      lastDelivered = n;
+      await sleep(100);
+    }
+  })();
+
+  const fleetTopics = Object.values(topics);
+  try {
+    await waitFor(() => devices.every((d) => d.client.connected), 30_000, 'devices to connect');
+    await cluster.waitFullIsr(fleetTopics, 30_000);
+    const parts = await cluster.partitions(topics.city);
+    assert.equal(parts[0]!.replicas.length, 3, 'weir created its topics with 3 replicas');
+    for (const d of devices) d.publishEvery(INTERVAL_MS);
+    await sleep(warmMs);
+    const leader = await cluster.leaderOf(topics.city);
+    faultAt = Date.now();
+    lastProgressAt = faultAt;
+
+    switch (scenario) {
+      case 'leader-kill': {
+        cluster.kill(leader);
+        await waitFor(() => recoverMs >= 0, 60_000, 'weir to write to the new leader');
+        await sleep(holdMs / 2);
+        await cluster.restart(leader);
+        break;
+      }
+      case 'leader-sigstop': {
+        cluster.freeze(leader);
+        await sleep(holdMs);
+        restoredAt = Date.now();
+        cluster.thaw(leader);
+        break;
+      }
+      case 'lose-two': {
+        const other = cluster.nodeIds.find((id) => id !== leader)!;
+        cluster.kill(leader);
+        cluster.kill(other);
+        const ackedBefore = devices.reduce((n, d) => n + d.acked.size, 0);
+        await sleep(holdMs);
+        const ackedDuring = devices.reduce((n, d) => n + d.acked.size, 0);
+        assert.ok(
+          ackedDuring > ackedBefore + devicesN * 20,
+          `devices are acknowledged from the spool while two brokers are down (${ackedBefore} → ${ackedDuring})`,
+        );
+        assert.equal(
+          await metricValue(registry, 'weir_deadletter_records_total'),
+          0,
+          'nothing is dead-lettered while Kafka lacks in-sync replicas',
+        );
+        await waitFor(() => statusSawDown, 20_000, '/status to say Kafka is down while it accepts no writes');
+        await Promise.all([cluster.restart(leader), cluster.restart(other)]);
+        restoredAt = Date.now();
+        break;
+      }
+      case 'rolling-restart': {
+        for (const id of cluster.nodeIds) {
+          await cluster.stop(id);
+          await cluster.restart(id);
+          await cluster.waitFullIsr(fleetTopics, 60_000);
+        }
+        break;
+      }
+    }
+    await cluster.waitFullIsr(fleetTopics, 90_000);
+    await sleep(warmMs);
+    for (const d of devices) d.stopPublishing();
+    await waitFor(() => devices.every((d) => d.unacked === 0), 60_000, 'every publish to be acknowledged');
+    await waitFor(() => gateway.spool!.drained, 90_000, 'the spool to drain into Kafka');
+    const end = await getStatus(base);
+    watching = false;
+    await watcher;
+
+    const acked = devices.reduce((n, d) => n + d.acked.size, 0);
+    const total = await waitUntilSettled(cluster.brokerList[0]!, fleetTopics, acked, 30_000, 1000);
+    const report = compareDelivery(devices, await readFleetRecords(topics, total));
+    const result: FailoverResult = {
+      scenario,
+      client,
+      devices: devicesN,
+      ratePerSecond: devicesN * (1000 / INTERVAL_MS),
+      acknowledged: acked,
+      lost: report.missing.length,
+      duplicates: report.duplicates,
+      outOfOrder: report.outOfOrder.length,
+      deadLetters: await metricValue(registry, 'weir_deadletter_records_total'),
+      longestStallMs,
+      recoverMs,
+      resumeAfterRestoreMs,
+      statusSawDown,
+      statusUpAtEnd: end.kafka.up && (end.backlog.records ?? 0) === 0,
+      maxBacklogRecords: maxBacklog,
+      durationMs: Date.now() - started,
+    };
+    process.stderr.write(`failover ${JSON.stringify(result)}\n`);
+    assert.deepEqual(
+      report.missing.slice(0, 10),
+      [],
+      `${report.missing.length} acknowledged messages missing`,
+    );
+    assert.deepEqual(report.outOfOrder.slice(0, 10), [], 'per-device order kept');
+    assert.equal(result.deadLetters, 0, 'nothing dead-lettered');
+    assert.ok(
+      result.statusUpAtEnd,
+      `/status at the end: Kafka up, backlog empty (${JSON.stringify(end.kafka)})`,
+    );
+    return result;
+  } finally {
+    watching = false;
+    await watcher.catch(() => {});
+    await Promise.all(devices.map((d) => d.close()));
+    await gateway.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -15,7 +15,7 @@ import { freePort, WeirProcess, writeWeirConfig } from '../support/faults.ts';
 import { runWeir, tempDir } from '../support/weir-cli.ts';
 
 // Shorter than the matrix's (12 s) so the file fits CI's budget.
-const CI = { warmMs: 3_000, holdMs: 8_000 };
+const CI = { warmMs: 2_000, holdMs: 8_000 };
 
 let cluster: TestCluster;
 before(async () => {

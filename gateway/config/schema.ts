@@ -385,7 +385,7 @@ export const kafkaSchema = z.strictObject({
         ])
         .default('auto')
         .describe(
-          "Replication factor of topics weir creates. auto: 3 on a cluster of 3 or more brokers, else the number of brokers (1 on a single broker); -1 takes the broker's default.replication.factor.",
+          "Replication factor of topics weir creates. auto: 3 on a cluster of 3 or more brokers, else the number of brokers (1 on a single broker), counting the brokers up at creation time — set 3 in production; -1 takes the broker's default.replication.factor.",
         ),
       minInsyncReplicas: z
         .union([

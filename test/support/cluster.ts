@@ -7,6 +7,7 @@ import path from 'node:path';
 import kafkajs from 'kafkajs';
 import {
   freePorts,
+  kafkaClusterStatus,
   type LocalKafkaClusterInfo,
   startClusterNode,
   startKafkaCluster,
@@ -75,6 +76,17 @@ export class TestCluster {
   async restart(nodeId: number): Promise<void> {
     const pid = await startClusterNode({ dir: this.dir, nodeId, detached: false, timeoutMs: 120_000 });
     this.pids.set(nodeId, pid);
+  }
+
+  /** Starts every node that is not running (after a test that failed half-way), thaws frozen ones. */
+  async ensureAllRunning(): Promise<void> {
+    for (const pid of this.pids.values()) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {}
+    }
+    const { nodes } = await kafkaClusterStatus({ dir: this.dir });
+    await Promise.all(nodes.filter((n) => !n.running).map((n) => this.restart(n.nodeId)));
   }
 
   #admin(brokers = this.brokerList) {

@@ -67,6 +67,7 @@ export async function runFailover(
   client: Client,
   opts: { devices?: number; warmMs?: number; holdMs?: number } = {},
 ): Promise<FailoverResult> {
+  await cluster.ensureAllRunning(); // a failed scenario before may have left a node down
   const started = Date.now();
   const devicesN = opts.devices ?? 30;
   const warmMs = opts.warmMs ?? 4_000;
@@ -233,5 +234,35 @@ export async function runFailover(
     await Promise.all(devices.map((d) => d.close()));
     await gateway.stop();
     rmSync(dir, { recursive: true, force: true });
+    await cluster.ensureAllRunning();
   }
+}
+
+/** The Markdown table of benchmarks/results/cluster-failover.md, from its JSON. */
+export function failoverMarkdown(run: {
+  commit: string;
+  machine: string;
+  cluster: { startMs: number; rssBytes: number[]; rssAfter: number[] };
+  results: FailoverResult[];
+}): string {
+  const mib = (b: number) => Math.round(b / 2 ** 20);
+  const s = (ms: number) => (ms < 0 ? '–' : (ms / 1000).toFixed(1));
+  // Only where the brokers were gone until restored does "after they were back" say something.
+  const afterBack = (r: FailoverResult) =>
+    r.scenario === 'lose-two' || r.scenario === 'leader-sigstop' ? s(r.resumeAfterRestoreMs) : '–';
+  const rows = run.results.map(
+    (r) =>
+      `| ${r.scenario} | ${r.client} | ${r.acknowledged} | ${r.lost} | ${r.duplicates} | ${r.outOfOrder} | ${r.deadLetters} | ${s(r.recoverMs)} | ${afterBack(r)} | ${s(r.longestStallMs)} | ${r.maxBacklogRecords} | ${r.statusSawDown ? 'yes' : 'no'} |`,
+  );
+  return [
+    `# Broker failover on a 3-node cluster (commit ${run.commit})`,
+    '',
+    `Machine: ${run.machine}. Command: \`npm run test:cluster\`. Cluster: 3 combined broker+controller nodes, RF 3, min.insync.replicas 2, ready ${s(run.cluster.startMs)} s after the JVMs started, RSS ${run.cluster.rssBytes.map(mib).join(' / ')} MiB after start, ${run.cluster.rssAfter.map(mib).join(' / ')} MiB at the end.`,
+    'Load: 30 QoS 1 devices at 20 msg/s each (600 msg/s), persistent sessions; faults held 12 s.',
+    '',
+    '| scenario | client | acknowledged | lost | duplicates | out of order | dead letters | writes resumed after the fault (s) | … after the brokers were back (s) | longest stall (s) | max backlog (records) | /status said down |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows,
+    '',
+  ].join('\n');
 }

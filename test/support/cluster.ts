@@ -29,6 +29,11 @@ export class TestCluster {
     return this.brokers.split(',');
   }
 
+  /** Bootstrap addresses of every node but `nodeId`. */
+  brokersExcept(nodeId: number): string[] {
+    return this.info!.nodes.filter((n) => n.nodeId !== nodeId).map((n) => `127.0.0.1:${n.port}`);
+  }
+
   get nodeIds(): number[] {
     return this.info!.nodes.map((n) => n.nodeId);
   }

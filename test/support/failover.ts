@@ -91,7 +91,15 @@ export async function runFailover(
   const raw = parse(readFileSync(file, 'utf8')) as { kafka: { brokers: string[] } };
   raw.kafka.brokers = cluster.brokerList; // every node, as an operator lists them
   const loaded = parseConfig(raw, dir);
-  const gateway = await startGateway(loaded, { log: pino({ level: process.env.WEIR_TEST_LOG ?? 'silent' }) });
+  // WEIR_TEST_LOG=debug WEIR_TEST_LOG_FILE=/path keeps weir's log of each scenario for a post-mortem.
+  const logFile = process.env.WEIR_TEST_LOG_FILE;
+  const log = pino(
+    { level: process.env.WEIR_TEST_LOG ?? 'silent' },
+    logFile === undefined
+      ? undefined
+      : pino.destination({ dest: `${logFile}.${scenario}.${client}`, sync: true }),
+  );
+  const gateway = await startGateway(loaded, { log });
   const base = `http://127.0.0.1:${gateway.http!.port}`;
   const url = `mqtt://127.0.0.1:${gateway.mqtt.port}`;
   const devices = Array.from(
@@ -218,7 +226,14 @@ export async function runFailover(
 
     const acked = devices.reduce((n, d) => n + d.acked.size, 0);
     const total = await waitUntilSettled(cluster.brokerList[0]!, fleetTopics, acked, 30_000, 1000);
-    const report = compareDelivery(devices, await readFleetRecords(topics, total));
+    const records = await readFleetRecords(topics, total);
+    const report = compareDelivery(devices, records);
+    for (const m of report.missing.slice(0, 5)) {
+      // Where the record should have been: the device's neighbours in Kafka order.
+      const own = records.map((r, i) => ({ ...r, i })).filter((r) => r.deviceId === m.device);
+      const near = own.filter((r) => Math.abs(r.seq - m.seq) <= 3).map((r) => `${r.seq}@${r.i}`);
+      process.stderr.write(`missing ${m.device} seq ${m.seq}; around it in Kafka: ${near.join(' ')}\n`);
+    }
     const result: FailoverResult = {
       scenario,
       client,

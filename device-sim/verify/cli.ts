@@ -10,7 +10,7 @@ import { kafkaClient, prepareAppendTimeTopics, withAdmin } from '../kafka.ts';
 import { DEFAULT_REPORT } from '../options.ts';
 import { formatCount, parseDuration } from '../parse.ts';
 import { ReportError, readReport } from '../report.ts';
-import { formatResult } from './format.ts';
+import { formatResult, formatSummary } from './format.ts';
 import { resolveTargets, sampleDevices, TargetError } from './targets.ts';
 import { DEFAULT_BROKERS, type VerifyOptions, verifyRun } from './verify.ts';
 
@@ -23,7 +23,10 @@ latency (receivedAt − ts, and Kafka append time − ts on LogAppendTime topics
 Reads up to the end offsets it finds when it starts, so it stops by itself.
 
 options:
-  --report FILE           the simulator's report (default ${DEFAULT_REPORT})
+  --report FILE           the simulator's report (default ${DEFAULT_REPORT}); repeat it to check
+                          several runs into the same topics (e.g. one per site or gateway): each
+                          is checked on its own, records of the others count as foreign, and a
+                          last line sums them up
   --config FILE           the gateway's config: brokers, routes (topics and schemas), dead-letter topic
   --kafka-brokers LIST    host:port,... (default: the config's, env WEIR_KAFKA_BROKERS, or ${DEFAULT_BROKERS.join(',')})
   --topic FLEET=TOPIC     the Kafka topic of a fleet; repeat or separate with commas
@@ -93,9 +96,9 @@ export async function verifyCommand(args: string[]): Promise<number> {
 
   if (values['prepare-topics']) return prepareTopics(values.config, topics, brokers);
 
-  let report: Awaited<ReturnType<typeof readReport>>;
+  const reports: Array<Awaited<ReturnType<typeof readReport>>> = [];
   try {
-    report = await readReport(values.report ?? DEFAULT_REPORT);
+    for (const file of values.report ?? [DEFAULT_REPORT]) reports.push(await readReport(file));
   } catch (e) {
     if (e instanceof ReportError) {
       err(`weir verify: ${e.message} [${e.code}]`);
@@ -115,20 +118,28 @@ export async function verifyCommand(args: string[]): Promise<number> {
   };
   const tty = process.stderr.isTTY === true;
   try {
-    const result = await verifyRun(report, opts, {
-      ...(!values.quiet && {
-        progress: ({ read, total, phase }) => {
-          const pct = total > 0 ? Math.floor((100 * read) / total) : 100;
-          const line = `weir verify: ${phase} ${formatCount(read)} of ${formatCount(total)} records (${pct}%)`;
-          if (tty) process.stderr.write(`\r${line}\u001b[K`);
-          else err(line);
-        },
-      }),
-    });
-    if (tty && !values.quiet) process.stderr.write('\n');
-    if (values.json) out(JSON.stringify(result, null, 2));
-    else for (const line of formatResult(result)) out(line);
-    return result.exitCode;
+    const results = [];
+    for (const report of reports) {
+      const result = await verifyRun(report, opts, {
+        ...(!values.quiet && {
+          progress: ({ read, total, phase }) => {
+            const pct = total > 0 ? Math.floor((100 * read) / total) : 100;
+            const line = `weir verify: ${phase} ${formatCount(read)} of ${formatCount(total)} records (${pct}%)`;
+            if (tty) process.stderr.write(`\r${line}\u001b[K`);
+            else err(line);
+          },
+        }),
+      });
+      if (tty && !values.quiet) process.stderr.write('\n');
+      results.push(result);
+      if (!values.json) {
+        if (results.length > 1) out('');
+        for (const line of formatResult(result)) out(line);
+      }
+    }
+    if (values.json) out(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
+    else if (results.length > 1) out(`\n${formatSummary(results)}`);
+    return Math.max(...results.map((r) => r.exitCode));
   } catch (e) {
     if (tty && !values.quiet) process.stderr.write('\n');
     if (isSetupError(e)) {
@@ -188,7 +199,7 @@ function parse(args: string[]) {
     allowPositionals: true,
     strict: true,
     options: {
-      report: { type: 'string' },
+      report: { type: 'string', multiple: true },
       config: { type: 'string' },
       'kafka-brokers': { type: 'string' },
       topic: { type: 'string', multiple: true },

@@ -116,6 +116,12 @@ export function formatResult(r: VerifyResult): string[] {
       `dead letters in ${d.topic}: ${formatCount(d.found)} for ${formatCount(d.expected)} acknowledged malformed messages${reasons ? ` (${reasons})` : ''}`,
     );
   }
+  const gws = Object.entries(r.gateways).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (gws.length > 1 || (gws.length === 1 && gws[0]![0] !== '')) {
+    extra.push(
+      `records per gateway (weir-gateway-id): ${gws.map(([id, n]) => `${id === '' ? '(none)' : id} ${formatCount(n)}`).join(', ')}`,
+    );
+  }
   if (r.integrity === 'unavailable') {
     extra.push('values not compared: the report was written by a different version of the fleet models');
   }
@@ -140,4 +146,27 @@ export function formatResult(r: VerifyResult): string[] {
   const label = r.verdict === 'pass' ? 'PASS' : r.verdict === 'fail' ? 'FAIL' : 'INCOMPLETE';
   out.push(`${label}: ${r.reasons.join('; ')}`);
   return out;
+}
+
+/** One line over the results of several reports (several sites, or several gateways). */
+export function formatSummary(results: readonly VerifyResult[]): string {
+  let acked = 0;
+  let lost = 0;
+  let duplicates = 0;
+  let outOfOrder = 0;
+  for (const r of results) {
+    for (const f of r.fleets) {
+      acked += f.acked;
+      lost += f.lost;
+      duplicates += f.duplicates;
+      outOfOrder += f.outOfOrder;
+    }
+  }
+  const verdicts = results.map((r) => r.verdict);
+  const label = verdicts.every((v) => v === 'pass')
+    ? 'PASS'
+    : verdicts.includes('fail')
+      ? 'FAIL'
+      : 'INCOMPLETE';
+  return `${label} over ${results.length} reports: ${formatCount(acked)} acknowledged, ${formatCount(lost)} lost, ${formatCount(duplicates)} duplicates, ${formatCount(outOfOrder)} out of order`;
 }

@@ -69,6 +69,8 @@ export interface VerifyResult {
   readonly integrity: 'checked' | 'off' | 'unavailable';
   readonly fleets: readonly FleetResult[];
   readonly deadLetters: DeadLetterResult | null;
+  /** Records of this run per gateway, by the weir-gateway-id header ('' when absent). */
+  readonly gateways: Readonly<Record<string, number>>;
   readonly findings: readonly DeviceFindings[];
   readonly devicesWithFindings: number;
   readonly verdict: Verdict;
@@ -117,6 +119,8 @@ export async function verifyRun(
     ranges: await planRanges(admin, readTopics, fromMs),
   }));
 
+  const ourDevices = new Set(report.devices.map((d) => d.deviceId));
+  const gateways: Record<string, number> = {};
   const onRecord = (r: KafkaRecord) => {
     if (r.topic === targets.deadLetterTopic && dlDecoder !== null) {
       const dl = r.value === null ? null : dlDecoder.decode(r.value, undefined);
@@ -137,6 +141,11 @@ export async function verifyRun(
     if (record === null || typeof record['deviceId'] !== 'string' || typeof record['ts'] !== 'number') {
       tally.undecodable++;
       return;
+    }
+    if (ourDevices.has(record['deviceId'])) {
+      const gw = r.headers['weir-gateway-id'];
+      const id = gw === undefined ? '' : String(gw);
+      gateways[id] = (gateways[id] ?? 0) + 1;
     }
     tally.add(
       {
@@ -212,6 +221,7 @@ export async function verifyRun(
     integrity,
     fleets: analysis.fleets,
     deadLetters,
+    gateways,
     findings: analysis.findings.slice(0, MAX_FINDINGS),
     devicesWithFindings: analysis.findings.length,
     verdict,

@@ -74,6 +74,8 @@ function row(key: string, type: string, dflt: unknown, description: string, requ
 }
 
 function typeOf(node: JsonSchema): string {
+  if (node.anyOf !== undefined) return node.anyOf.map(typeOf).join(' \\| ');
+  if (node.const !== undefined) return `\`${String(node.const)}\``;
   if (node.enum !== undefined) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   if (node.type === 'array') return `list of ${node.items ? typeOf(node.items) : 'any'}`;
   const t = Array.isArray(node.type) ? node.type.join(' \\| ') : (node.type ?? 'any');

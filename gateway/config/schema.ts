@@ -377,12 +377,46 @@ export const kafkaSchema = z.strictObject({
       enabled: z.boolean().default(true).describe('Create missing route and dead-letter topics at start-up.'),
       partitions: z.int().positive().default(1).describe('Partitions of topics weir creates.'),
       replicationFactor: z
-        .int()
-        .min(-1)
-        .default(-1)
-        .describe("Replication factor of topics weir creates; -1 takes the broker's default."),
+        .union([
+          z.literal('auto'),
+          z
+            .int()
+            .min(-1)
+            .refine((n) => n !== 0, 'must not be 0'),
+        ])
+        .default('auto')
+        .describe(
+          "Replication factor of topics weir creates. auto: 3 on a cluster of 3 or more brokers, else the number of brokers (1 on a single broker), counting the brokers up at creation time — set 3 in production; -1 takes the broker's default.replication.factor.",
+        ),
+      minInsyncReplicas: z
+        .union([
+          z.literal('auto'),
+          z
+            .int()
+            .min(-1)
+            .refine((n) => n !== 0, 'must not be 0'),
+        ])
+        .default('auto')
+        .describe(
+          "min.insync.replicas of topics weir creates: how many replicas must have a record before Kafka acknowledges it (weir produces with acks=all). auto: 2 when the replication factor is 3 or more, else 1; -1 takes the broker's setting. With fewer replicas in sync Kafka refuses writes (NOT_ENOUGH_REPLICAS) and weir keeps the records in its spool until it accepts them.",
+        ),
     })
-    .default({ enabled: true, partitions: 1, replicationFactor: -1 }),
+    .superRefine((t, ctx) => {
+      if (
+        typeof t.replicationFactor === 'number' &&
+        t.replicationFactor > 0 &&
+        typeof t.minInsyncReplicas === 'number' &&
+        t.minInsyncReplicas > t.replicationFactor
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['minInsyncReplicas'],
+          message: `must not exceed replicationFactor (${t.replicationFactor}): Kafka would refuse every write`,
+        });
+      }
+    })
+    .default({ enabled: true, partitions: 1, replicationFactor: 'auto', minInsyncReplicas: 'auto' })
+    .describe('Topics weir creates when missing; existing topics are left as they are.'),
   sasl: kafkaSaslSchema,
   tls: kafkaTlsSchema,
 });

@@ -115,6 +115,9 @@ test('`weir kafka` usage errors exit 2, --help exits 0', () => {
   assert.equal(weir('kafka', 'frobnicate').status, 2);
   assert.equal(weir('kafka', 'status', '--port', 'nope').status, 2);
   assert.equal(weir('kafka', 'status', '--no-such-flag').status, 2);
+  assert.equal(weir('kafka', 'start', '--brokers', '0').status, 2);
+  assert.equal(weir('kafka', 'start', '--brokers', 'three').status, 2);
+  assert.equal(weir('kafka', 'start', '--brokers', '3', '--security').status, 2);
   const help = weir('kafka', '--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /weir kafka <start\|stop\|status\|fetch\|install-rdkafka>/);

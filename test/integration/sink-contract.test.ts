@@ -36,6 +36,7 @@ const common = {
   connectionTimeoutMs: 2000,
   partitions: 1,
   replicationFactor: -1,
+  minInsyncReplicas: -1,
   log: pino({ level: 'silent' }),
 };
 const rdkafka = await loadRdkafka().catch((err: Error) => err);

@@ -26,6 +26,7 @@ const common = {
   connectionTimeoutMs: 1_000,
   partitions: 1,
   replicationFactor: 1,
+  minInsyncReplicas: -1,
   log: pino({ level: 'silent' }),
 };
 const adapters: Record<string, Make | Error> = {

@@ -15,6 +15,7 @@ const opts = {
   createTopics: [],
   partitions: 3,
   replicationFactor: 1,
+  minInsyncReplicas: -1,
   log: pino({ level: 'silent' }),
 };
 

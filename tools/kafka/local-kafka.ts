@@ -1,5 +1,8 @@
-// A local single-node Apache Kafka (KRaft, combined broker+controller on 127.0.0.1) for development
-// and tests, run from the official jars on Maven Central: no Docker, no tarball download.
+// A local Apache Kafka for development and tests — one combined broker+controller node (KRaft) on
+// 127.0.0.1, or a cluster of three such nodes (a 3-voter quorum; topics replicated 3 times with
+// min.insync.replicas 2, like production) — run from the official jars on Maven Central: no Docker,
+// no tarball download. This file runs the processes; maven.ts assembles the jars,
+// broker-properties.ts writes each node's config.
 //
 // Version: Kafka 4.3.1 (Java 17+, log4j2 backend). Checked against the kafkajs 2.2.4 the gateway
 // uses: idempotent producer with acks -1 and gzip, producing to an auto-created topic, consumer
@@ -12,16 +15,18 @@
 // Layout of a state dir (default $XDG_STATE_HOME/weir/kafka or ~/.local/state/weir/kafka):
 //   server.properties, log4j2.properties (or log4j.properties for 3.x), data/ (KRaft log dirs),
 //   logs/kafka.out (stdout+stderr of the broker), kafka.pid, kafka.json (port, version, ...).
-// Jars are shared by every state dir: $XDG_CACHE_HOME/weir/kafka-VERSION/libs (or ~/.cache/...).
-import { execFile, spawn } from 'node:child_process';
+// A cluster's state dir holds cluster.json (nodes, ports, version) and node-1/, node-2/, node-3/,
+// each laid out like a single node's state dir.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ClusterNode, logConfig, serverProperties } from './broker-properties.ts';
 import {
   addScramArgs,
   ensureSecurityMaterial,
@@ -33,59 +38,37 @@ import {
   userPassword,
 } from './local-kafka-security.ts';
 
+import {
+  checkJava,
+  DEFAULT_KAFKA_PORT,
+  DEFAULT_KAFKA_VERSION,
+  ensureKafkaJars,
+  exists,
+  LocalKafkaError,
+  type Log,
+  noLog,
+  run,
+  tail,
+} from './maven.ts';
+
+export type { ClusterNode } from './broker-properties.ts';
+export { serverProperties } from './broker-properties.ts';
 export type { LocalKafkaSecurityInfo, LocalKafkaSecurityPorts } from './local-kafka-security.ts';
+export {
+  checkJava,
+  DEFAULT_KAFKA_PORT,
+  DEFAULT_KAFKA_VERSION,
+  defaultJarCacheDir,
+  ensureKafkaJars,
+  type KafkaJars,
+  kafkaPomXml,
+  LocalKafkaError,
+  type LocalKafkaErrorCode,
+  type Log,
+  MIN_JAVA_MAJOR,
+} from './maven.ts';
 
-export const DEFAULT_KAFKA_VERSION = '4.3.1';
-export const DEFAULT_KAFKA_PORT = 19092;
-export const MIN_JAVA_MAJOR = 17;
 const READY_LINE = 'Kafka Server started';
-const JAR_MARKER = '.weir-complete.json';
-// Pinned so the jar set does not depend on which plugin version Maven would pick by default.
-const DEPENDENCY_PLUGIN_VERSION = '3.8.1';
-const LOG4J2_VERSION = '2.25.4'; // Kafka 4.x builds against log4j2 2.25.x
-const INSTALL_HINT = 'e.g. `sudo apt-get install openjdk-17-jre-headless maven` on Debian/Raspberry Pi OS';
-
-export type LocalKafkaErrorCode =
-  | 'WEIR_KAFKA_JAVA_MISSING'
-  | 'WEIR_KAFKA_JAVA_TOO_OLD'
-  | 'WEIR_KAFKA_MAVEN_MISSING'
-  | 'WEIR_KAFKA_FETCH_FAILED'
-  | 'WEIR_KAFKA_FORMAT_FAILED'
-  | 'WEIR_KAFKA_SECURITY_FAILED'
-  | 'WEIR_KAFKA_PORT_IN_USE'
-  | 'WEIR_KAFKA_START_FAILED'
-  | 'WEIR_KAFKA_START_TIMEOUT'
-  | 'WEIR_KAFKA_NOT_ANSWERING'
-  | 'WEIR_KAFKA_STOP_FAILED';
-
-export class LocalKafkaError extends Error {
-  readonly code: LocalKafkaErrorCode;
-  /** Last lines of the broker's or Maven's output, when there is something to show. */
-  readonly logTail: string | undefined;
-
-  constructor(
-    code: LocalKafkaErrorCode,
-    message: string,
-    options: { logTail?: string; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.name = 'LocalKafkaError';
-    this.code = code;
-    this.logTail = options.logTail;
-  }
-}
-
-export type Log = (line: string) => void;
-const noLog: Log = () => {};
-
-export interface KafkaJars {
-  version: string;
-  libsDir: string;
-  jars: string[];
-  /** True when Maven ran; false when the cache was already complete. */
-  fetched: boolean;
-}
-
 export interface LocalKafkaInfo {
   brokers: string;
   pid: number;
@@ -130,328 +113,14 @@ export function defaultKafkaDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(state, 'weir', 'kafka');
 }
 
-export function defaultJarCacheDir(version: string, env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return join(cache, 'weir', `kafka-${version}`);
+/** The default state dir of a cluster (`weir kafka start --brokers 3`). */
+export function defaultKafkaClusterDir(env: NodeJS.ProcessEnv = process.env): string {
+  return `${defaultKafkaDir(env)}-cluster`;
 }
 
 const pidFile = (dir: string) => join(dir, 'kafka.pid');
 const stateFile = (dir: string) => join(dir, 'kafka.json');
 const logFileOf = (dir: string) => join(dir, 'logs', 'kafka.out');
-
-function kafkaMajor(version: string): number {
-  const major = Number(version.split('.')[0]);
-  if (!Number.isInteger(major) || major < 3) throw new Error(`unsupported Kafka version '${version}'`);
-  return major;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small process helpers
-
-interface RunResult {
-  code: number | null;
-  output: string;
-  error?: NodeJS.ErrnoException;
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  return new Promise((resolvePromise) => {
-    execFile(
-      cmd,
-      args,
-      { cwd: opts.cwd, timeout: opts.timeoutMs ?? 0, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        const output = `${stdout}${stderr}`;
-        if (error === null) resolvePromise({ code: 0, output });
-        else {
-          const code = typeof error.code === 'number' ? error.code : null;
-          resolvePromise({ code, output, error: error as NodeJS.ErrnoException });
-        }
-      },
-    );
-  });
-}
-
-function tail(text: string, lines = 30): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes from Maven
-  const clean = text.replace(/\u001b\[[0-9;]*m/g, '').trimEnd();
-  // drop Maven's generic advice after an error; keep what went wrong
-  const boilerplate =
-    /^\[ERROR\] *$|^\[ERROR\] (To see the full|Re-run Maven|For more information|\[Help \d+\] http)/;
-  return clean
-    .split('\n')
-    .filter((l) => !boilerplate.test(l))
-    .slice(-lines)
-    .join('\n');
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function javaBin(env: NodeJS.ProcessEnv = process.env): string {
-  const home = env['JAVA_HOME'];
-  return home ? join(home, 'bin', 'java') : 'java';
-}
-
-/** Finds `java` (JAVA_HOME or PATH) and checks it is Java 17 or newer. */
-export async function checkJava(): Promise<{ bin: string; major: number }> {
-  const bin = javaBin();
-  const r = await run(bin, ['-version'], { timeoutMs: 30_000 });
-  if (r.error?.code === 'ENOENT') {
-    throw new LocalKafkaError(
-      'WEIR_KAFKA_JAVA_MISSING',
-      `Java ${MIN_JAVA_MAJOR}+ is needed to run Kafka, but \`${bin}\` was not found; install it (${INSTALL_HINT}) or set JAVA_HOME`,
-    );
-  }
-  const m = /version "(\d+)(?:\.(\d+))?/.exec(r.output);
-  const major = m === null ? Number.NaN : m[1] === '1' ? Number(m[2]) : Number(m[1]);
-  if (r.code !== 0 || !Number.isFinite(major)) {
-    throw new LocalKafkaError(
-      'WEIR_KAFKA_JAVA_MISSING',
-      `\`${bin} -version\` failed; Java ${MIN_JAVA_MAJOR}+ is needed to run Kafka (${INSTALL_HINT})`,
-      { logTail: tail(r.output) },
-    );
-  }
-  if (major < MIN_JAVA_MAJOR) {
-    throw new LocalKafkaError(
-      'WEIR_KAFKA_JAVA_TOO_OLD',
-      `Kafka needs Java ${MIN_JAVA_MAJOR} or newer, but \`${bin}\` is Java ${major}; install a newer one (${INSTALL_HINT}) or point JAVA_HOME at it`,
-    );
-  }
-  return { bin, major };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Jars
-
-function loggingDeps(version: string): Array<[string, string, string]> {
-  if (kafkaMajor(version) >= 4) {
-    // Kafka 4.x logs through slf4j 1.7.36 to log4j2; its binding is compileOnly, so add it here
-    // (the 1.x binding log4j-slf4j-impl, not log4j-slf4j2-impl). Without it Kafka logs nothing.
-    return [
-      ['org.apache.logging.log4j', 'log4j-slf4j-impl', LOG4J2_VERSION],
-      ['org.apache.logging.log4j', 'log4j-core', LOG4J2_VERSION],
-      ['org.apache.logging.log4j', 'log4j-api', LOG4J2_VERSION],
-    ];
-  }
-  return [
-    ['org.slf4j', 'slf4j-reload4j', '1.7.36'],
-    ['ch.qos.reload4j', 'reload4j', '1.2.25'],
-  ];
-}
-
-export function kafkaPomXml(version: string): string {
-  const deps: Array<[string, string, string]> = [
-    ['org.apache.kafka', 'kafka_2.13', version],
-    ...loggingDeps(version),
-  ];
-  const depXml = deps
-    .map(
-      ([g, a, v]) =>
-        `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version><scope>runtime</scope></dependency>`,
-    )
-    .join('\n');
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<!-- Generated by weir (tools/kafka/local-kafka.ts): the classpath of a Kafka ${version} broker. -->
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>weir.local</groupId>
-  <artifactId>weir-local-kafka</artifactId>
-  <version>${version}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-${depXml}
-  </dependencies>
-  <build>
-    <pluginManagement>
-      <plugins>
-        <plugin>
-          <groupId>org.apache.maven.plugins</groupId>
-          <artifactId>maven-dependency-plugin</artifactId>
-          <version>${DEPENDENCY_PLUGIN_VERSION}</version>
-        </plugin>
-      </plugins>
-    </pluginManagement>
-  </build>
-</project>
-`;
-}
-
-async function completeJars(libsDir: string, pom: string): Promise<string[] | undefined> {
-  try {
-    const marker = JSON.parse(await readFile(join(libsDir, JAR_MARKER), 'utf8')) as {
-      pom?: string;
-      jars?: string[];
-    };
-    if (marker.pom !== pom || !Array.isArray(marker.jars) || marker.jars.length === 0) return undefined;
-    for (const jar of marker.jars) if (!(await exists(join(libsDir, jar)))) return undefined;
-    return marker.jars;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Makes sure the jars of Kafka `version` (plus a logging backend) are in the shared cache, running
- * Maven only when the cache is not complete. Maven itself caches in ~/.m2, so a rerun after the
- * cache dir was removed is fast and offline.
- */
-export async function ensureKafkaJars(
-  opts: { version?: string; cacheDir?: string; log?: Log } = {},
-): Promise<KafkaJars> {
-  const version = opts.version ?? DEFAULT_KAFKA_VERSION;
-  const log = opts.log ?? noLog;
-  const root = resolve(opts.cacheDir ?? defaultJarCacheDir(version));
-  const libsDir = join(root, 'libs');
-  const pom = kafkaPomXml(version);
-
-  const cached = await completeJars(libsDir, pom);
-  if (cached !== undefined) return { version, libsDir, jars: cached, fetched: false };
-
-  await mkdir(root, { recursive: true });
-  const pomPath = join(root, 'pom.xml');
-  await writeFile(pomPath, pom);
-  // Copy into a private dir and rename it into place, so an interrupted or concurrent fetch never
-  // leaves a half-filled libs dir that looks complete.
-  const tmp = join(root, `libs.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  log(`downloading Kafka ${version} jars with Maven into ${libsDir} ...`);
-  const r = await run(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-Dstyle.color=never',
-      '-f',
-      pomPath,
-      'dependency:copy-dependencies',
-      '-DincludeScope=runtime',
-      `-DoutputDirectory=${tmp}`,
-    ],
-    { cwd: root },
-  );
-  try {
-    if (r.error?.code === 'ENOENT') {
-      throw new LocalKafkaError(
-        'WEIR_KAFKA_MAVEN_MISSING',
-        `Maven (\`mvn\`) is needed to download Kafka's jars from Maven Central but was not found on PATH; install it (${INSTALL_HINT})`,
-      );
-    }
-    if (r.code !== 0) {
-      throw new LocalKafkaError(
-        'WEIR_KAFKA_FETCH_FAILED',
-        `Maven could not download Kafka ${version} (org.apache.kafka:kafka_2.13:${version}); see the output below (pom: ${pomPath})`,
-        { logTail: tail(r.output) },
-      );
-    }
-    const jars = (await readdir(tmp)).filter((f) => f.endsWith('.jar')).sort();
-    if (!jars.includes(`kafka_2.13-${version}.jar`) || !jars.some((j) => j.startsWith('kafka-clients-'))) {
-      throw new LocalKafkaError(
-        'WEIR_KAFKA_FETCH_FAILED',
-        `Maven finished but ${tmp} lacks kafka_2.13-${version}.jar or kafka-clients; pom: ${pomPath}`,
-        { logTail: tail(r.output) },
-      );
-    }
-    await writeFile(join(tmp, JAR_MARKER), `${JSON.stringify({ version, pom, jars }, null, 2)}\n`);
-    const raced = await completeJars(libsDir, pom);
-    if (raced !== undefined) return { version, libsDir, jars: raced, fetched: true };
-    await rm(libsDir, { recursive: true, force: true });
-    await rename(tmp, libsDir);
-    return { version, libsDir, jars, fetched: true };
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Config files
-
-export function serverProperties(o: {
-  dataDir: string;
-  port: number;
-  controllerPort: number;
-  version: string;
-  security?: ReturnType<typeof securityProperties>;
-}): string {
-  const sec = o.security;
-  const listeners = [`PLAINTEXT://127.0.0.1:${o.port}`, ...(sec?.listeners ?? [])];
-  const lines = [
-    '# Generated by weir (tools/kafka/local-kafka.ts); rewritten on every start.',
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${o.controllerPort}`,
-    'controller.listener.names=CONTROLLER',
-    `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${o.controllerPort}`].join(',')}`,
-    `advertised.listeners=${listeners.join(',')}`,
-    'inter.broker.listener.name=PLAINTEXT',
-    `listener.security.protocol.map=${['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...(sec?.protocolMap ?? [])].join(',')}`,
-    `log.dirs=${o.dataDir}`,
-    'num.partitions=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'offsets.topic.replication.factor=1',
-    // the default of 50 partitions makes the first consumer group slow to form
-    'offsets.topic.num.partitions=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'transaction.state.log.num.partitions=1',
-    'group.initial.rebalance.delay.ms=0',
-    'num.network.threads=2',
-    'num.io.threads=2',
-    'auto.create.topics.enable=true',
-  ];
-  if (kafkaMajor(o.version) >= 4) {
-    lines.push(
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-    );
-  }
-  if (sec !== undefined) lines.push(...sec.lines);
-  return `${lines.join('\n')}\n`;
-}
-
-/** Logging config: WARN and up, plus the INFO readiness line `Kafka Server started`. */
-function logConfig(version: string): { file: string; text: string; jvmFlag: (path: string) => string } {
-  if (kafkaMajor(version) >= 4) {
-    return {
-      file: 'log4j2.properties',
-      text: [
-        'status = warn',
-        'appender.stdout.type = Console',
-        'appender.stdout.name = STDOUT',
-        'appender.stdout.layout.type = PatternLayout',
-        'appender.stdout.layout.pattern = [%d] %p %m (%c)%n',
-        'rootLogger.level = WARN',
-        'rootLogger.appenderRef.stdout.ref = STDOUT',
-        'logger.raftserver.name = kafka.server.KafkaRaftServer',
-        'logger.raftserver.level = INFO',
-        '',
-      ].join('\n'),
-      jvmFlag: (path) => `-Dlog4j2.configurationFile=${path}`,
-    };
-  }
-  return {
-    file: 'log4j.properties',
-    text: [
-      'log4j.rootLogger=WARN, stdout',
-      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-      'log4j.logger.kafka.server.KafkaRaftServer=INFO',
-      '',
-    ].join('\n'),
-    jvmFlag: (path) => `-Dlog4j.configuration=file:${path}`,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Process state
@@ -605,6 +274,32 @@ async function waitAnswering(brokers: string, deadline: number): Promise<boolean
   return false;
 }
 
+/** The broker's JVM command line (the flags of Kafka's own start scripts). */
+function brokerJvmArgs(o: {
+  heapMb: number;
+  dir: string;
+  logFlag: string;
+  classpath: string;
+  propsPath: string;
+}): string[] {
+  return [
+    `-Xms${o.heapMb}m`,
+    `-Xmx${o.heapMb}m`,
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:InitiatingHeapOccupancyPercent=35',
+    '-XX:+ExplicitGCInvokesConcurrent',
+    '-Djava.awt.headless=true',
+    // marks the process as ours, for pid-file checks (see isOurKafka)
+    `-Dweir.kafka.dir=${o.dir}`,
+    o.logFlag,
+    '-cp',
+    o.classpath,
+    'kafka.Kafka',
+    o.propsPath,
+  ];
+}
+
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<LocalKafkaInfo> {
   const dir = resolve(opts.dir ?? defaultKafkaDir());
   const log = opts.log ?? noLog;
@@ -734,23 +429,12 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<LocalKaf
   const out = openSync(logFile, 'w');
   const child = spawn(
     java.bin,
-    [
-      `-Xms${heapMb}m`,
-      `-Xmx${heapMb}m`,
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-XX:InitiatingHeapOccupancyPercent=35',
-      '-XX:+ExplicitGCInvokesConcurrent',
-      '-Djava.awt.headless=true',
-      // marks the process as ours, for pid-file checks (see isOurKafka)
-      `-Dweir.kafka.dir=${dir}`,
-      logCfg.jvmFlag(logCfgPath),
-      '-cp',
-      classpath,
-      'kafka.Kafka',
-      propsPath,
-    ],
-    { cwd: dir, detached: opts.detached ?? true, stdio: ['ignore', out, out] },
+    brokerJvmArgs({ heapMb, dir, logFlag: logCfg.jvmFlag(logCfgPath), classpath, propsPath }),
+    {
+      cwd: dir,
+      detached: opts.detached ?? true,
+      stdio: ['ignore', out, out],
+    },
   );
   closeSync(out);
   let exited: string | undefined;
@@ -879,4 +563,409 @@ export async function freePorts(count: number): Promise<number[]> {
   } finally {
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A cluster: N combined broker+controller nodes (N voters), each its own JVM and state dir.
+//
+// Node i (1-based) listens on P + 2(i-1) (broker) and P + 2(i-1) + 1 (controller), so the default
+// 3-node cluster takes 19092–19097. All nodes are formatted with one cluster id and started
+// together (a quorum needs a majority of voters to elect a leader); each is ready when it logs
+// `Kafka Server started` and answers a metadata request on its own port.
+
+export const DEFAULT_CLUSTER_HEAP_MB = 384;
+
+interface ClusterStateFile {
+  version: string;
+  libsDir: string;
+  heapMb: number;
+  brokers: string;
+  nodes: ClusterNode[];
+  startedAt: string;
+}
+
+export interface ClusterNodeStatus extends ClusterNode {
+  dir: string;
+  running: boolean;
+  answering: boolean;
+  pid?: number;
+  logFile: string;
+}
+
+export interface LocalKafkaClusterInfo {
+  brokers: string;
+  dir: string;
+  version: string;
+  nodes: Array<ClusterNode & { dir: string; pid: number; logFile: string }>;
+  alreadyRunning: boolean;
+  /** Time from the first JVM spawned until every node answered, ms (0 when already running). */
+  startMs: number;
+}
+
+export interface StartKafkaClusterOptions {
+  dir?: string;
+  /** Number of nodes (default 3). */
+  nodes?: number;
+  /** Base port: node i uses port + 2(i-1) and port + 2(i-1) + 1 (default 19092). */
+  port?: number;
+  /** Explicit ports per node (tests take free ports); overrides `port`. */
+  nodePorts?: ReadonlyArray<{ port: number; controllerPort: number }>;
+  heapMb?: number;
+  version?: string;
+  cacheDir?: string;
+  timeoutMs?: number;
+  detached?: boolean;
+  log?: Log;
+}
+
+const clusterFile = (dir: string) => join(dir, 'cluster.json');
+export const clusterNodeDir = (dir: string, nodeId: number) => join(dir, `node-${nodeId}`);
+
+async function readClusterState(dir: string): Promise<ClusterStateFile | undefined> {
+  try {
+    return JSON.parse(await readFile(clusterFile(dir), 'utf8')) as ClusterStateFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `dir` is the state dir of a cluster (has cluster.json). */
+export async function isClusterDir(dir: string): Promise<boolean> {
+  return exists(clusterFile(resolve(dir)));
+}
+
+export async function kafkaClusterStatus(opts: { dir?: string } = {}): Promise<{
+  dir: string;
+  version?: string;
+  brokers?: string;
+  nodes: ClusterNodeStatus[];
+}> {
+  const dir = resolve(opts.dir ?? defaultKafkaDir());
+  const state = await readClusterState(dir);
+  if (state === undefined) return { dir, nodes: [] };
+  const nodes = await Promise.all(
+    state.nodes.map(async (n): Promise<ClusterNodeStatus> => {
+      const nodeDir = clusterNodeDir(dir, n.nodeId);
+      const pid = await readPid(nodeDir);
+      const running = pid !== undefined && (await isOurKafka(pid, nodeDir));
+      return {
+        ...n,
+        dir: nodeDir,
+        running,
+        answering: running && (await tcpAnswers(n.port)),
+        ...(running && { pid }),
+        logFile: logFileOf(nodeDir),
+      };
+    }),
+  );
+  return { dir, version: state.version, brokers: state.brokers, nodes };
+}
+
+/** Spawns the JVM of one cluster node (already formatted) and records its pid. */
+async function spawnClusterNode(
+  dir: string,
+  state: ClusterStateFile,
+  node: ClusterNode,
+  detached: boolean,
+): Promise<{ child: ChildProcess; exited: () => string | undefined }> {
+  const java = await checkJava();
+  const nodeDir = clusterNodeDir(dir, node.nodeId);
+  const logCfg = logConfig(state.version);
+  const propsPath = join(nodeDir, 'server.properties');
+  await writeFile(
+    propsPath,
+    serverProperties({
+      dataDir: join(nodeDir, 'data'),
+      port: node.port,
+      controllerPort: node.controllerPort,
+      version: state.version,
+      nodeId: node.nodeId,
+      voters: state.nodes,
+    }),
+  );
+  const logCfgPath = join(nodeDir, logCfg.file);
+  await writeFile(logCfgPath, logCfg.text);
+  await mkdir(join(nodeDir, 'logs'), { recursive: true });
+  const out = openSync(logFileOf(nodeDir), 'w');
+  const child = spawn(
+    java.bin,
+    brokerJvmArgs({
+      heapMb: state.heapMb,
+      dir: nodeDir,
+      logFlag: logCfg.jvmFlag(logCfgPath),
+      classpath: join(state.libsDir, '*'),
+      propsPath,
+    }),
+    { cwd: nodeDir, detached, stdio: ['ignore', out, out] },
+  );
+  closeSync(out);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = signal === null ? `exit code ${code}` : `signal ${signal}`;
+  });
+  child.once('error', (e) => {
+    exited = e.message;
+  });
+  if (child.pid === undefined) {
+    await sleep(10);
+    throw new LocalKafkaError(
+      'WEIR_KAFKA_START_FAILED',
+      `could not start ${java.bin}: ${exited ?? 'no pid'}`,
+    );
+  }
+  await writeFile(pidFile(nodeDir), `${child.pid}\n`);
+  return { child, exited: () => exited };
+}
+
+/** Waits until a node has logged its readiness line and answers a metadata request. */
+async function waitNodeReady(
+  nodeDir: string,
+  port: number,
+  exited: () => string | undefined,
+  deadline: number,
+): Promise<void> {
+  let sawReadyLine = false;
+  for (;;) {
+    const gone = exited();
+    if (gone !== undefined) {
+      await rm(pidFile(nodeDir), { force: true });
+      throw new LocalKafkaError(
+        'WEIR_KAFKA_START_FAILED',
+        `Kafka node in ${nodeDir} exited during startup (${gone}); log: ${logFileOf(nodeDir)}`,
+        { logTail: await logTailOf(nodeDir) },
+      );
+    }
+    if (!sawReadyLine) {
+      sawReadyLine = (await readFile(logFileOf(nodeDir), 'utf8').catch(() => '')).includes(READY_LINE);
+    }
+    if (sawReadyLine && (await metadataAnswers(`127.0.0.1:${port}`))) return;
+    if (Date.now() >= deadline) {
+      throw new LocalKafkaError(
+        'WEIR_KAFKA_START_TIMEOUT',
+        `Kafka node in ${nodeDir} did not become ready in time (${sawReadyLine ? 'no metadata answer' : `no '${READY_LINE}' line`}); log: ${logFileOf(nodeDir)}`,
+        { logTail: await logTailOf(nodeDir) },
+      );
+    }
+    await sleep(200);
+  }
+}
+
+/**
+ * Starts a cluster of `nodes` combined broker+controller nodes on 127.0.0.1 (default 3), or
+ * returns the one already running for `dir`. Fails with WEIR_KAFKA_START_FAILED when `dir` holds a
+ * single node, or a cluster of another size.
+ */
+export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Promise<LocalKafkaClusterInfo> {
+  const dir = resolve(opts.dir ?? defaultKafkaDir());
+  const log = opts.log ?? noLog;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const count = opts.nodePorts?.length ?? opts.nodes ?? 3;
+  if (!Number.isInteger(count) || count < 1) {
+    throw new LocalKafkaError('WEIR_KAFKA_START_FAILED', `a cluster needs at least one node, not ${count}`);
+  }
+  if ((await exists(join(dir, 'data', 'meta.properties'))) || (await readPid(dir)) !== undefined) {
+    throw new LocalKafkaError(
+      'WEIR_KAFKA_START_FAILED',
+      `${dir} holds a single-node Kafka; use another --dir for a cluster`,
+    );
+  }
+  const existing = await readClusterState(dir);
+  if (existing !== undefined && existing.nodes.length !== count) {
+    throw new LocalKafkaError(
+      'WEIR_KAFKA_START_FAILED',
+      `${dir} holds a ${existing.nodes.length}-node cluster, not ${count} nodes; use another --dir`,
+    );
+  }
+  const status = await kafkaClusterStatus({ dir });
+  const pending = status.nodes.filter((n) => !n.running);
+  if (existing !== undefined && pending.length === 0) {
+    const deadline = Date.now() + timeoutMs;
+    for (const n of status.nodes) {
+      if (!(await waitAnswering(`127.0.0.1:${n.port}`, deadline))) {
+        throw new LocalKafkaError(
+          'WEIR_KAFKA_NOT_ANSWERING',
+          `Kafka node ${n.nodeId} (pid ${n.pid}) runs for ${dir} but does not answer at 127.0.0.1:${n.port}; see ${n.logFile} or run \`weir kafka stop --dir ${dir}\``,
+          { logTail: await logTailOf(n.dir) },
+        );
+      }
+    }
+    return clusterInfo(dir, existing, status.nodes, true, 0);
+  }
+
+  const version = existing?.version ?? opts.version ?? DEFAULT_KAFKA_VERSION;
+  const base = opts.port ?? DEFAULT_KAFKA_PORT;
+  const nodes: ClusterNode[] =
+    existing?.nodes ??
+    Array.from({ length: count }, (_, i) => ({
+      nodeId: i + 1,
+      port: opts.nodePorts?.[i]?.port ?? base + 2 * i,
+      controllerPort: opts.nodePorts?.[i]?.controllerPort ?? base + 2 * i + 1,
+    }));
+  const java = await checkJava();
+  const jars = await ensureKafkaJars({ version, cacheDir: opts.cacheDir, log });
+  for (const n of nodes) {
+    if (pending.some((p) => p.nodeId === n.nodeId) || existing === undefined) {
+      await assertPortFree(n.port, `node ${n.nodeId} broker`);
+      await assertPortFree(n.controllerPort, `node ${n.nodeId} controller`);
+    }
+  }
+  const state: ClusterStateFile = {
+    version,
+    libsDir: jars.libsDir,
+    heapMb: opts.heapMb ?? existing?.heapMb ?? DEFAULT_CLUSTER_HEAP_MB,
+    brokers: nodes.map((n) => `127.0.0.1:${n.port}`).join(','),
+    nodes,
+    startedAt: new Date().toISOString(),
+  };
+  await mkdir(dir, { recursive: true });
+  await writeFile(clusterFile(dir), `${JSON.stringify(state, null, 2)}\n`);
+
+  const toStart =
+    existing === undefined ? nodes : nodes.filter((n) => pending.some((p) => p.nodeId === n.nodeId));
+  const clusterId = randomBytes(16).toString('base64url');
+  const logCfg = logConfig(version);
+  await Promise.all(
+    toStart.map(async (n) => {
+      const nodeDir = clusterNodeDir(dir, n.nodeId);
+      const dataDir = join(nodeDir, 'data');
+      if (await exists(join(dataDir, 'meta.properties'))) return;
+      await mkdir(dataDir, { recursive: true });
+      const propsPath = join(nodeDir, 'server.properties');
+      await writeFile(
+        propsPath,
+        serverProperties({
+          dataDir,
+          port: n.port,
+          controllerPort: n.controllerPort,
+          version,
+          nodeId: n.nodeId,
+          voters: nodes,
+        }),
+      );
+      const logCfgPath = join(nodeDir, logCfg.file);
+      await writeFile(logCfgPath, logCfg.text);
+      log(`formatting KRaft storage of node ${n.nodeId} in ${dataDir}`);
+      const r = await run(
+        java.bin,
+        [
+          logCfg.jvmFlag(logCfgPath),
+          '-cp',
+          join(jars.libsDir, '*'),
+          'kafka.tools.StorageTool',
+          'format',
+          `--cluster-id=${clusterId}`,
+          '-c',
+          propsPath,
+        ],
+        { cwd: nodeDir, timeoutMs: 120_000 },
+      );
+      if (r.code !== 0) {
+        throw new LocalKafkaError(
+          'WEIR_KAFKA_FORMAT_FAILED',
+          `formatting Kafka storage in ${dataDir} failed`,
+          {
+            logTail: tail(r.output),
+          },
+        );
+      }
+    }),
+  );
+
+  log(`starting a ${nodes.length}-node Kafka ${version} cluster at ${state.brokers}`);
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const spawned = await Promise.all(
+    toStart.map((n) => spawnClusterNode(dir, state, n, opts.detached ?? true)),
+  );
+  try {
+    await Promise.all(
+      toStart.map((n, i) =>
+        waitNodeReady(clusterNodeDir(dir, n.nodeId), n.port, spawned[i]!.exited, deadline),
+      ),
+    );
+  } catch (e) {
+    await stopKafkaCluster({ dir, timeoutMs: 10_000 }).catch(() => {});
+    throw e;
+  }
+  const startMs = Date.now() - started;
+  for (const s of spawned) s.child.unref();
+  return clusterInfo(dir, state, (await kafkaClusterStatus({ dir })).nodes, false, startMs);
+}
+
+function clusterInfo(
+  dir: string,
+  state: ClusterStateFile,
+  nodes: ClusterNodeStatus[],
+  alreadyRunning: boolean,
+  startMs: number,
+): LocalKafkaClusterInfo {
+  return {
+    brokers: state.brokers,
+    dir,
+    version: state.version,
+    nodes: nodes.map((n) => ({
+      nodeId: n.nodeId,
+      port: n.port,
+      controllerPort: n.controllerPort,
+      dir: n.dir,
+      pid: n.pid ?? 0,
+      logFile: n.logFile,
+    })),
+    alreadyRunning,
+    startMs,
+  };
+}
+
+/**
+ * Starts one node of a cluster again (after it was killed or stopped) and waits until it answers.
+ * Returns its pid.
+ */
+export async function startClusterNode(opts: {
+  dir: string;
+  nodeId: number;
+  detached?: boolean;
+  timeoutMs?: number;
+}): Promise<number> {
+  const dir = resolve(opts.dir);
+  const state = await readClusterState(dir);
+  const node = state?.nodes.find((n) => n.nodeId === opts.nodeId);
+  if (state === undefined || node === undefined) {
+    throw new LocalKafkaError('WEIR_KAFKA_START_FAILED', `${dir} has no cluster node ${opts.nodeId}`);
+  }
+  const nodeDir = clusterNodeDir(dir, node.nodeId);
+  const pid = await readPid(nodeDir);
+  if (pid !== undefined && (await isOurKafka(pid, nodeDir))) return pid;
+  const { child, exited } = await spawnClusterNode(dir, state, node, opts.detached ?? true);
+  await waitNodeReady(nodeDir, node.port, exited, Date.now() + (opts.timeoutMs ?? 120_000));
+  child.unref();
+  return child.pid!;
+}
+
+/** Stops one node (SIGTERM, SIGKILL after `timeoutMs`). */
+export async function stopClusterNode(opts: {
+  dir: string;
+  nodeId: number;
+  timeoutMs?: number;
+  log?: Log;
+}): Promise<{ wasRunning: boolean; pid?: number; killed: boolean }> {
+  return stopKafka({
+    dir: clusterNodeDir(resolve(opts.dir), opts.nodeId),
+    timeoutMs: opts.timeoutMs,
+    log: opts.log,
+  });
+}
+
+/** Stops every node of a cluster, all at once. */
+export async function stopKafkaCluster(
+  opts: { dir?: string; timeoutMs?: number; log?: Log } = {},
+): Promise<Array<{ nodeId: number; wasRunning: boolean; pid?: number; killed: boolean }>> {
+  const dir = resolve(opts.dir ?? defaultKafkaDir());
+  const state = await readClusterState(dir);
+  if (state === undefined) return [];
+  return Promise.all(
+    state.nodes.map(async (n) => ({
+      nodeId: n.nodeId,
+      ...(await stopKafka({ dir: clusterNodeDir(dir, n.nodeId), timeoutMs: opts.timeoutMs, log: opts.log })),
+    })),
+  );
 }

@@ -34,6 +34,7 @@ export async function createKafkaSink({
     createTopics: kafka.createTopics.enabled ? [...new Set(topics)] : [],
     partitions: kafka.createTopics.partitions,
     replicationFactor: kafka.createTopics.replicationFactor,
+    minInsyncReplicas: kafka.createTopics.minInsyncReplicas,
     security,
     log,
   };

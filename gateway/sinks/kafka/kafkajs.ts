@@ -10,6 +10,7 @@ import { kafkajsTimedOut, noAnswer, notConnected, produceOutcomes } from './erro
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 import type { KafkaAdapterOptions } from './options.ts';
 import { kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
+import { topicSettings } from './topics.ts';
 
 export type KafkajsSinkOptions = KafkaAdapterOptions;
 
@@ -120,15 +121,21 @@ export class KafkajsSink implements Sink {
       const existing = new Set(await admin.listTopics());
       const missing = this.#o.createTopics.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
+      const { brokers } = await admin.describeCluster();
+      const settings = topicSettings(brokers.length, this.#o.replicationFactor, this.#o.minInsyncReplicas);
       await admin.createTopics({
         waitForLeaders: true,
         topics: missing.map((topic) => ({
           topic,
           numPartitions: this.#o.partitions,
-          replicationFactor: this.#o.replicationFactor,
+          replicationFactor: settings.replicationFactor,
+          configEntries: Object.entries(settings.configs).map(([name, value]) => ({ name, value })),
         })),
       });
-      this.#o.log.info({ topics: missing }, 'created Kafka topics');
+      this.#o.log.info(
+        { topics: missing, replicationFactor: settings.replicationFactor, configs: settings.configs },
+        'created Kafka topics',
+      );
     } finally {
       await admin.disconnect();
     }
@@ -147,11 +154,26 @@ export class KafkajsSink implements Sink {
     if (!this.#closed) await this.#ensureProducer();
     const producer = this.#producer;
     if (producer === null) throw notConnected();
-    await producer.sendBatch({
+    const answers = await producer.sendBatch({
       acks: -1,
       compression: COMPRESSION[this.#o.compression],
       topicMessages: batches.map((b) => ({ topic: b.topic, messages: b.records.map(toMessage) })),
     });
+    // kafkajs 2.2.4 (producer/sendMessages.js) remembers, across its own retries of one call,
+    // which brokers already answered, and sends nothing more to them. When a partition's
+    // leadership moves (a broker killed) onto a broker that had answered for another partition
+    // earlier in the call, that partition's records are never sent, yet the call resolves: a
+    // silent loss, seen in the cluster failover test. Every topic of the call must be in the
+    // answers; otherwise the whole call is sent again (duplicates at worst, counted, never loss).
+    const answered = new Set(answers.map((a) => a.topicName));
+    const skipped = [...new Set(batches.map((b) => b.topic))].filter((t) => !answered.has(t));
+    if (skipped.length > 0) {
+      throw new WeirError(
+        'WEIR_KAFKA_INCOMPLETE',
+        `Kafka client reported success without writing to ${skipped.join(', ')}; sending again`,
+        { retriable: true },
+      );
+    }
   }
 
   /** Drops the producer (its producer id is spoiled); the next send or probe connects a new one. */

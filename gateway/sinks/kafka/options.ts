@@ -1,6 +1,7 @@
 // What every Kafka client adapter is built from (create.ts maps the `kafka` config section onto it).
 import type { Logger } from 'pino';
 import type { KafkaSecurity } from './security.ts';
+import type { ReplicationSetting } from './topics.ts';
 
 export interface KafkaAdapterOptions {
   readonly brokers: readonly string[];
@@ -11,7 +12,9 @@ export interface KafkaAdapterOptions {
   /** Topics to create at connect time when missing (empty: create none). */
   readonly createTopics: readonly string[];
   readonly partitions: number;
-  readonly replicationFactor: number;
+  /** Of created topics; topics.ts resolves auto against the cluster's size. */
+  readonly replicationFactor: ReplicationSetting;
+  readonly minInsyncReplicas: ReplicationSetting;
   /** SASL and TLS (security.ts); default: neither. */
   readonly security?: KafkaSecurity;
   readonly log: Logger;

@@ -7,6 +7,7 @@ import { WeirError } from '../../errors.ts';
 import { kafkaErrorType, notConnected, produceOutcomes } from './errors.ts';
 import type { KafkaAdapterOptions } from './options.ts';
 import { NO_SECURITY, platformaticSecurity, securityError } from './security.ts';
+import { topicSettings } from './topics.ts';
 
 export type PlatformaticSinkOptions = KafkaAdapterOptions;
 
@@ -86,12 +87,22 @@ export class PlatformaticSink implements Sink {
       const existing = new Set(await admin.listTopics());
       const missing = this.#o.createTopics.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
+      const cluster = await admin.metadata({ topics: [] });
+      const settings = topicSettings(
+        cluster.brokers.size,
+        this.#o.replicationFactor,
+        this.#o.minInsyncReplicas,
+      );
       await admin.createTopics({
         topics: missing,
         partitions: this.#o.partitions,
-        replicas: this.#o.replicationFactor,
+        replicas: settings.replicationFactor,
+        configs: Object.entries(settings.configs).map(([name, value]) => ({ name, value })),
       });
-      this.#o.log.info({ topics: missing }, 'created Kafka topics');
+      this.#o.log.info(
+        { topics: missing, replicationFactor: settings.replicationFactor, configs: settings.configs },
+        'created Kafka topics',
+      );
     } catch (err) {
       if (kafkaErrorType(err) !== 'TOPIC_ALREADY_EXISTS') throw err;
     } finally {

@@ -54,7 +54,12 @@ export interface RdkafkaProducer {
 
 export interface RdkafkaAdmin {
   createTopic(
-    topic: { topic: string; num_partitions: number; replication_factor: number },
+    topic: {
+      topic: string;
+      num_partitions: number;
+      replication_factor: number;
+      config?: Record<string, string>;
+    },
     timeoutMs: number,
     cb: (err: RdkafkaError | null) => void,
   ): void;

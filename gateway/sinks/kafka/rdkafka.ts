@@ -19,6 +19,7 @@ import {
   type RdkafkaProducer,
 } from './rdkafka-lib.ts';
 import { librdkafkaSecurity, NO_SECURITY } from './security.ts';
+import { topicSettings } from './topics.ts';
 
 export type RdkafkaSinkOptions = KafkaAdapterOptions;
 
@@ -172,7 +173,7 @@ export class RdkafkaSink implements Sink {
     // there (the admin client only times out).
     if (this.#o.createTopics.length > 0) {
       try {
-        await this.#ensureTopics();
+        await this.#ensureTopics(await brokerCount(producer, this.#o.requestTimeoutMs));
       } catch (err) {
         await disconnect(producer);
         throw err;
@@ -209,7 +210,8 @@ export class RdkafkaSink implements Sink {
     return null;
   }
 
-  async #ensureTopics(): Promise<void> {
+  async #ensureTopics(brokers: number): Promise<void> {
+    const settings = topicSettings(brokers, this.#o.replicationFactor, this.#o.minInsyncReplicas);
     const admin = this.#lib.AdminClient.create(rdkafkaConfig(this.#o).client);
     try {
       const created = await Promise.all(
@@ -220,7 +222,8 @@ export class RdkafkaSink implements Sink {
                 {
                   topic,
                   num_partitions: this.#o.partitions,
-                  replication_factor: this.#o.replicationFactor,
+                  replication_factor: settings.replicationFactor,
+                  config: { ...settings.configs },
                 },
                 this.#o.requestTimeoutMs,
                 (err) => {
@@ -233,7 +236,12 @@ export class RdkafkaSink implements Sink {
         ),
       );
       const missing = created.filter((t) => t !== null);
-      if (missing.length > 0) this.#o.log.info({ topics: missing }, 'created Kafka topics');
+      if (missing.length > 0) {
+        this.#o.log.info(
+          { topics: missing, replicationFactor: settings.replicationFactor, configs: settings.configs },
+          'created Kafka topics',
+        );
+      }
     } finally {
       admin.disconnect();
     }
@@ -404,4 +412,14 @@ function disconnect(producer: RdkafkaProducer): Promise<void> {
       resolve(); // never connected: node-rdkafka's flush throws "Producer not connected"
     }
   });
+}
+
+/** How many brokers the cluster has (the connected producer's metadata). */
+function brokerCount(producer: RdkafkaProducer, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    producer.getMetadata({ allTopics: false, timeout: timeoutMs }, (err, metadata) => {
+      if (err) reject(err);
+      else resolve((metadata as { brokers?: unknown[] }).brokers?.length ?? 1);
+    }),
+  );
 }

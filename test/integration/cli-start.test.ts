@@ -26,6 +26,14 @@ function run(args: string[], env: Record<string, string> = {}): ChildProcess & {
   return Object.assign(child, { output: () => out });
 }
 
+/** Waits for the gateway's MQTT listener; fails with `why` if it exits first or takes over 10 s. */
+async function listening(child: ChildProcess & { output: () => string }, why: string): Promise<void> {
+  for (let i = 0; !child.output().includes('MQTT listener ready'); i++) {
+    assert.ok(i < 200 && child.exitCode === null, why);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function exitCode(child: ChildProcess): Promise<number | null> {
   const [code] = await once(child, 'exit');
   return code as number | null;
@@ -123,10 +131,7 @@ describe('weir start', () => {
     ]);
     t.after(() => child.kill('SIGKILL'));
     // Wait for the listener.
-    for (let i = 0; !child.output().includes('MQTT listener ready'); i++) {
-      assert.ok(i < 200 && child.exitCode === null, `gateway did not start:\n${child.output()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await listening(child, `gateway did not start:\n${child.output()}`);
     const device = await connectDevice(`mqtt://127.0.0.1:${port}`, 'bus-1');
     const deviceTopic = topicFor('vehicle', 'bus-1');
     for (let seq = 1; seq <= 10; seq++)
@@ -174,10 +179,7 @@ describe('weir start', () => {
     const httpPort = await freePort();
     const first = await start(httpPort);
     t.after(() => first.kill('SIGKILL'));
-    for (let i = 0; !first.output().includes('MQTT listener ready'); i++) {
-      assert.ok(i < 200 && first.exitCode === null, `gateway did not start:\n${first.output()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await listening(first, `gateway did not start:\n${first.output()}`);
     // The first /status after start tells the truth about a spool directory it just made.
     const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as {
       conditions: Array<{ code: string }>;

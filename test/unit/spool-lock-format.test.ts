@@ -44,6 +44,14 @@ function options(dir: string, over: Partial<DiskSpoolOptions> = {}): DiskSpoolOp
   };
 }
 
+/** A segment header naming format `version` (an older or newer weir's). */
+function segmentHeaderOf(version: number): Buffer {
+  const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+  SEGMENT_MAGIC.copy(header, 0);
+  header.writeUInt32LE(version, 8);
+  return header;
+}
+
 const append = (spool: DiskSpool, r: OutboundRecord) =>
   new Promise<void>((resolve, reject) =>
     spool.append('t', r, null, (err) => (err ? reject(err) : resolve())),
@@ -126,9 +134,7 @@ describe('record origin on disk', () => {
 describe('a spool left by an older weir (format 1)', () => {
   test('its records are read in order, and new records go to a new segment after them', async () => {
     const dir = tempDir();
-    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    SEGMENT_MAGIC.copy(header, 0);
-    header.writeUInt32LE(1, 8);
+    const header = segmentHeaderOf(1);
     const frames = [1, 2, 3].map((seq) => encodeFrame(seq, 't', rec(seq, false), 1));
     writeFileSync(path.join(dir, segmentName(1)), Buffer.concat([header, ...frames]));
 
@@ -256,9 +262,7 @@ describe('spool edge cases', () => {
 
   test('an empty segment left by an older weir after its last roll does not stop the start', async () => {
     const dir = tempDir();
-    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    SEGMENT_MAGIC.copy(header, 0);
-    header.writeUInt32LE(1, 8);
+    const header = segmentHeaderOf(1);
     const frames = [1, 2, 3].map((seq) => encodeFrame(seq, 't', rec(seq, false), 1));
     writeFileSync(path.join(dir, segmentName(1)), Buffer.concat([header, ...frames]));
     writeFileSync(path.join(dir, segmentName(4)), Buffer.concat([header, frames[0]!.subarray(0, 10)]));
@@ -272,9 +276,7 @@ describe('spool edge cases', () => {
 
   test('a segment written by a newer weir stops the start instead of being cut', async () => {
     const dir = tempDir();
-    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    SEGMENT_MAGIC.copy(header, 0);
-    header.writeUInt32LE(99, 8);
+    const header = segmentHeaderOf(99);
     const file = path.join(dir, segmentName(1));
     writeFileSync(file, Buffer.concat([header, Buffer.alloc(100, 7)]));
     await assert.rejects(DiskSpool.open(options(dir)), { code: 'WEIR_SPOOL_FORMAT' });

@@ -1,13 +1,20 @@
-/** Errors weir raises carry a stable code, an optional cause, and whether retrying can help. */
+import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
+
+/**
+ * Errors weir raises carry a stable code (listed, with its meaning, in error-codes.ts), an
+ * optional cause, and whether retrying can help — the code's own answer from that list.
+ */
 export class WeirError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retriable: boolean;
 
-  constructor(code: string, message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WeirError';
     this.code = code;
-    this.retriable = options.retriable ?? false;
+    this.retriable = options.retriable ?? ERROR_CODES[code].retriable;
   }
 }
 

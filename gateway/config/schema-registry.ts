@@ -111,7 +111,7 @@ export const schemaRegistryTlsSchema = z
         'Refuse a registry whose certificate does not verify. false is for tests only: anyone in the path can then read and change the traffic.',
       ),
   })
-  .default({ rejectUnauthorized: true })
+  .prefault({})
   .describe('TLS to https:// registry URLs.');
 
 export const WIRE_FORMATS = ['confluent', 'plain'] as const;

@@ -15,13 +15,6 @@ export const DEFAULT_KAFKA_CLIENT = 'platformatic' satisfies (typeof KAFKA_CLIEN
 
 const port = z.int().min(0).max(65_535);
 
-const TLS_DEFAULTS = {
-  enabled: false,
-  host: '0.0.0.0',
-  port: 8883,
-  clientCertificates: 'none',
-} as const;
-
 export const mqttTlsSchema = z
   .strictObject({
     enabled: z.boolean().default(false).describe('Serve MQTT over TLS (mqtts) as well.'),
@@ -53,9 +46,7 @@ export const mqttTlsSchema = z
         'Ask devices for a certificate signed by caFile: none; optional (a device without one logs in with a password); required (the TLS handshake fails without one).',
       ),
   })
-  .default(TLS_DEFAULTS);
-
-const WEBSOCKET_DEFAULTS = { enabled: false, host: '0.0.0.0', port: 8083, path: '/mqtt' } as const;
+  .prefault({});
 
 export const mqttWebSocketSchema = z
   .strictObject({
@@ -68,7 +59,7 @@ export const mqttWebSocketSchema = z
       .default('/mqtt')
       .describe('HTTP path of the WebSocket endpoint; other paths are refused.'),
   })
-  .default(WEBSOCKET_DEFAULTS);
+  .prefault({});
 
 /** Device ids in the users file and in certificates: one MQTT topic level, no wildcards. */
 export const DEVICE_ID = /^[^\s:/+#\p{Cc}]{1,256}$/u;
@@ -124,34 +115,23 @@ export const aclSchema = z
       .default([])
       .describe('Subscriptions devices may make; every other SUBSCRIBE is refused (SUBACK failure).'),
   })
-  .default({ subscribe: [] })
+  .prefault({})
   .describe(
     'Authorization. Publishing is always limited to topics whose key segment is the device id (when devices log in).',
   );
-
-const LIMITS_DEFAULTS = {
-  maxConnections: 20_000,
-  minKeepaliveSeconds: 0,
-  maxKeepaliveSeconds: 3600,
-  maxTopicBytes: 1024,
-  maxTopicLevels: 32,
-  maxSubscriptions: 100,
-  drainTimeoutMs: 10_000,
-  publishRate: { ratePerSecond: 1000, burst: 2000, whenExceeded: 'slow' as const },
-};
 
 export const limitsSchema = z
   .strictObject({
     maxConnections: z
       .int()
       .positive()
-      .default(LIMITS_DEFAULTS.maxConnections)
+      .default(20_000)
       .describe('Open MQTT connections at most (all listeners); a socket beyond it is closed at once.'),
     minKeepaliveSeconds: z
       .int()
       .min(0)
       .max(65_535)
-      .default(LIMITS_DEFAULTS.minKeepaliveSeconds)
+      .default(0)
       .describe(
         'A CONNECT with a shorter keepalive is refused (the connection closed). 0 accepts keepalive 0 (none); 1 or more refuses it.',
       ),
@@ -159,13 +139,13 @@ export const limitsSchema = z
       .int()
       .min(1)
       .max(65_535)
-      .default(LIMITS_DEFAULTS.maxKeepaliveSeconds)
+      .default(3600)
       .describe('A CONNECT with a longer keepalive is refused (the connection closed).'),
     maxTopicBytes: z
       .int()
       .min(1)
       .max(65_535)
-      .default(LIMITS_DEFAULTS.maxTopicBytes)
+      .default(1024)
       .describe(
         'Longest PUBLISH (and will) topic, in UTF-8 bytes. A longer one closes that connection; counted as topic_too_long.',
       ),
@@ -173,47 +153,47 @@ export const limitsSchema = z
       .int()
       .min(1)
       .max(100)
-      .default(LIMITS_DEFAULTS.maxTopicLevels)
+      .default(32)
       .describe(
         'Most levels (a/b/c is 3) in a PUBLISH (and will) topic. More closes that connection; counted as topic_too_many_levels.',
       ),
     maxSubscriptions: z
       .int()
       .min(0)
-      .default(LIMITS_DEFAULTS.maxSubscriptions)
+      .default(100)
       .describe(
         'Topic filters one connection may subscribe to; a SUBSCRIBE beyond it closes the connection. Deliveries to subscribers are QoS 0.',
       ),
     drainTimeoutMs: z
       .int()
       .positive()
-      .default(LIMITS_DEFAULTS.drainTimeoutMs)
+      .default(10_000)
       .describe('A connection that does not read what weir writes to it (PUBACKs) for this long is closed.'),
     publishRate: z
       .strictObject({
         ratePerSecond: z
           .number()
           .min(0)
-          .default(LIMITS_DEFAULTS.publishRate.ratePerSecond)
+          .default(1000)
           .describe('PUBLISH packets per second one connection may send on average (0: no limit).'),
         burst: z
           .int()
           .min(1)
-          .default(LIMITS_DEFAULTS.publishRate.burst)
+          .default(2000)
           .describe('PUBLISH packets one connection may send at once above the rate.'),
         whenExceeded: z
           .enum(['slow', 'disconnect'])
-          .default(LIMITS_DEFAULTS.publishRate.whenExceeded)
+          .default('slow')
           .describe(
             'Over the rate: slow stops reading from that socket until the rate is met (TCP backpressure; nothing lost); disconnect closes the connection. Counted in weir_source_rate_limited_total.',
           ),
       })
-      .default(LIMITS_DEFAULTS.publishRate),
+      .prefault({}),
   })
   .refine((l) => l.minKeepaliveSeconds <= l.maxKeepaliveSeconds, {
     message: 'minKeepaliveSeconds must not exceed maxKeepaliveSeconds',
   })
-  .default(LIMITS_DEFAULTS);
+  .prefault({});
 
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 
@@ -244,16 +224,7 @@ export const mqttSchema = z
     websocket: mqttWebSocketSchema,
     limits: limitsSchema,
   })
-  .default({
-    host: '0.0.0.0',
-    port: 1883,
-    plainTcp: true,
-    maxPacketBytes: 256 * KiB,
-    connectTimeoutMs: 30_000,
-    tls: TLS_DEFAULTS,
-    websocket: WEBSOCKET_DEFAULTS,
-    limits: LIMITS_DEFAULTS,
-  });
+  .prefault({});
 
 const brokerAddress = z
   .string()
@@ -344,7 +315,7 @@ export const kafkaTlsSchema = z
         'Refuse brokers whose certificate does not verify. false is for tests only: anyone in the path can then read and change the traffic.',
       ),
   })
-  .default({ enabled: false, rejectUnauthorized: true })
+  .prefault({})
   .describe('TLS to Kafka.');
 
 export const kafkaSchema = z.strictObject({
@@ -415,7 +386,7 @@ export const kafkaSchema = z.strictObject({
         });
       }
     })
-    .default({ enabled: true, partitions: 1, replicationFactor: 'auto', minInsyncReplicas: 'auto' })
+    .prefault({})
     .describe('Topics weir creates when missing; existing topics are left as they are.'),
   sasl: kafkaSaslSchema,
   tls: kafkaTlsSchema,
@@ -444,7 +415,7 @@ export const batchSchema = z
         'Upper bound on record bytes held in memory between intake and Kafka. When reached, intake waits (devices see TCP backpressure). With the spool on, the backlog waits on disk and at most 4 × maxBytes (at least 4 MiB, at most this) is read ahead into memory.',
       ),
   })
-  .default({ maxRecords: 1000, maxBytes: 1 * MiB, lingerMs: 10, maxBufferedBytes: 64 * MiB });
+  .prefault({});
 
 const GiB = 1024 * MiB;
 
@@ -499,15 +470,7 @@ export const spoolSchema = z
       .default(0)
       .describe('Cap on the rate records are sent to Kafka, bytes per second (0: no cap). For thin uplinks.'),
   })
-  .default({
-    enabled: true,
-    maxBytes: 1 * GiB,
-    segmentBytes: 64 * MiB,
-    whenFull: 'block',
-    fsyncIntervalMs: 0,
-    checkpointIntervalMs: 1000,
-    drainMaxBytesPerSec: 0,
-  });
+  .prefault({});
 
 export const httpSchema = z
   .strictObject({
@@ -532,7 +495,7 @@ export const httpSchema = z
         'Rates in /status and on the status page, and its checks (data flowing? backlog growing?), cover this many seconds.',
       ),
   })
-  .default({ enabled: true, host: '127.0.0.1', port: 9464, statusWindowSeconds: 10 });
+  .prefault({});
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
@@ -580,7 +543,7 @@ export const configSchema = z.strictObject({
         .default(10_000)
         .describe('On SIGTERM/SIGINT, how long to wait for buffered records to reach Kafka.'),
     })
-    .default({ drainTimeoutMs: 10_000 }),
+    .prefault({}),
   http: httpSchema,
   log: z
     .strictObject({
@@ -589,7 +552,7 @@ export const configSchema = z.strictObject({
         .default('info')
         .describe('Log level (JSON lines on stdout). Nothing is logged per message at info.'),
     })
-    .default({ level: 'info' }),
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -59,7 +59,10 @@ export class RegistryError extends WeirError {
       detail?: string;
     } = {},
   ) {
-    super(code, message, { cause: options.cause, retriable: options.retriable ?? false });
+    super(code, message, {
+      cause: options.cause,
+      ...(options.retriable !== undefined && { retriable: options.retriable }),
+    });
     this.name = 'RegistryError';
     this.status = options.status;
     this.registryCode = options.registryCode;

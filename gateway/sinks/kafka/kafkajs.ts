@@ -4,12 +4,13 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
+import { NO_SECURITY } from '../../config/kafka-security.ts';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { kafkajsTimedOut, noAnswer, notConnected, produceOutcomes } from './errors.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 import type { KafkaAdapterOptions } from './options.ts';
-import { kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
+import { kafkajsSecurity, securityError } from './security.ts';
 import { topicSettings } from './topics.ts';
 
 export type KafkajsSinkOptions = KafkaAdapterOptions;

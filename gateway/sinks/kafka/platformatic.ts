@@ -2,11 +2,12 @@
 // Same contract as the kafkajs adapter: one call in flight (the forwarder serialises), one
 // outcome per batch, never throws; short client retries, the forwarder owns the backoff.
 import { Admin, compatibilityPartitioner, Producer } from '@platformatic/kafka';
+import { NO_SECURITY } from '../../config/kafka-security.ts';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { kafkaErrorType, notConnected, produceOutcomes } from './errors.ts';
 import type { KafkaAdapterOptions } from './options.ts';
-import { NO_SECURITY, platformaticSecurity, securityError } from './security.ts';
+import { platformaticSecurity, securityError } from './security.ts';
 import { topicSettings } from './topics.ts';
 
 export type PlatformaticSinkOptions = KafkaAdapterOptions;

@@ -2,6 +2,7 @@
 // murmur2 partitioner. Every record gets a delivery report; a batch's outcome is read from the
 // reports of its own records, so a refused batch is isolated without resending the others.
 // message.timeout.ms bounds a send, so an outage ends in `retry` and the forwarder owns the backoff.
+import { NO_SECURITY } from '../../config/kafka-security.ts';
 import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { rateLimited } from '../../log.ts';
@@ -18,7 +19,7 @@ import {
   type RdkafkaError,
   type RdkafkaProducer,
 } from './rdkafka-lib.ts';
-import { librdkafkaSecurity, NO_SECURITY } from './security.ts';
+import { librdkafkaSecurity } from './security.ts';
 import { topicSettings } from './topics.ts';
 
 export type RdkafkaSinkOptions = KafkaAdapterOptions;

@@ -2,8 +2,9 @@
 // level even when harmless; real failures still reject the calls), and preparing the fleet topics
 // so Kafka stamps each record with its append time.
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import { type KafkaSecurity, NO_SECURITY } from '../gateway/config/kafka-security.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from '../gateway/sinks/kafka/kafkajs-warnings.ts';
-import { type KafkaSecurity, kafkajsSecurity, NO_SECURITY } from '../gateway/sinks/kafka/security.ts';
+import { kafkajsSecurity } from '../gateway/sinks/kafka/security.ts';
 
 const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, ConfigSource } = kafkajs;
 

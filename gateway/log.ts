@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino';
 /**
  * Field paths that would hold a secret if some object carrying one were ever logged (the Kafka
  * client options, a config section): pino writes [redacted] instead. Secrets are kept out of
- * logged objects in the first place (gateway/sinks/kafka/security.ts); this is the second line.
+ * logged objects in the first place (gateway/config/kafka-security.ts); this is the second line.
  */
 export const REDACTED_PATHS = [
   'password',

@@ -3,10 +3,10 @@
 // sample config's defaults.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type KafkaSecurity, NO_SECURITY } from '../../gateway/config/kafka-security.ts';
 import { loadConfigFile } from '../../gateway/config/load.ts';
 import { parsePattern, type TopicPattern } from '../../gateway/router/pattern.ts';
 import { Router } from '../../gateway/router/router.ts';
-import { type KafkaSecurity, NO_SECURITY } from '../../gateway/sinks/kafka/security.ts';
 import type { FleetName } from '../fleets/fleet.ts';
 import { FLEETS } from '../fleets/index.ts';
 import { DEFAULT_CENTER } from '../options.ts';

@@ -17,13 +17,14 @@ import { parseArgs } from 'node:util';
 import avro from 'avsc';
 import kafkajs, { type IHeaders } from 'kafkajs';
 import { loadSchema } from '../codec/avro.ts';
+import { NO_SECURITY } from '../config/kafka-security.ts';
 import { type LoadedConfig, loadConfigFile } from '../config/load.ts';
 import { errorMessage } from '../errors.ts';
 import { SchemaRegistryClient } from '../registry/client.ts';
 import { FINGERPRINT_HEADER } from '../registry/framer.ts';
 import { HEADER_BYTES, MAGIC_BYTE } from '../registry/framing.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from '../sinks/kafka/kafkajs-warnings.ts';
-import { kafkajsSecurity, NO_SECURITY } from '../sinks/kafka/security.ts';
+import { kafkajsSecurity } from '../sinks/kafka/security.ts';
 
 const HELP = `usage: weir tail TOPIC [options]
 

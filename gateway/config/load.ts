@@ -10,7 +10,7 @@ import { WeirError } from '../errors.ts';
 import type { RegistryClientOptions } from '../registry/client.ts';
 import { registryClientOptions } from '../registry/from-config.ts';
 import { parsePattern } from '../router/pattern.ts';
-import { type KafkaSecurity, resolveKafkaSecurity } from '../sinks/kafka/security.ts';
+import { type KafkaSecurity, resolveKafkaSecurity } from './kafka-security.ts';
 import { type Config, configSchema } from './schema.ts';
 import { checkSecurity } from './security.ts';
 import { didYouMean, knownKeys } from './suggest.ts';

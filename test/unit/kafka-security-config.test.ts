@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
+import { Secret } from '../../gateway/config/kafka-security.ts';
 import { ConfigError, parseConfig } from '../../gateway/config/load.ts';
 import { WeirError } from '../../gateway/errors.ts';
 import { createLogger } from '../../gateway/log.ts';
@@ -15,7 +16,6 @@ import {
   kafkajsSecurity,
   librdkafkaSecurity,
   platformaticSecurity,
-  Secret,
   securityError,
 } from '../../gateway/sinks/kafka/security.ts';
 

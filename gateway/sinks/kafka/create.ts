@@ -3,12 +3,12 @@
 // optional native dependency: it is loaded only when chosen, and its absence fails start-up here
 // (WEIR_KAFKA_CLIENT_MISSING) rather than at the first connect.
 import type { Logger } from 'pino';
+import { type KafkaSecurity, NO_SECURITY } from '../../config/kafka-security.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Sink } from '../../contracts.ts';
 import { KafkajsSink } from './kafkajs.ts';
 import { PlatformaticSink } from './platformatic.ts';
 import { loadRdkafka } from './rdkafka-lib.ts';
-import { type KafkaSecurity, NO_SECURITY } from './security.ts';
 
 export interface KafkaSinkOptions {
   readonly kafka: Config['kafka'];

@@ -4,15 +4,14 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
-import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
+import { NO_SECURITY } from '../../config/kafka-security.ts';
+import type { Batch } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
-import { kafkajsTimedOut, noAnswer, notConnected, produceOutcomes } from './errors.ts';
+import { KafkaAdapter, type TopicAdmin } from './adapter.ts';
+import { kafkajsTimedOut, noAnswer } from './errors.ts';
 import { ignoreKafkajsNegativeTimeoutWarnings } from './kafkajs-warnings.ts';
 import type { KafkaAdapterOptions } from './options.ts';
-import { kafkajsSecurity, NO_SECURITY, securityError } from './security.ts';
-import { topicSettings } from './topics.ts';
-
-export type KafkajsSinkOptions = KafkaAdapterOptions;
+import { kafkajsSecurity } from './security.ts';
 
 // kafkajs is CommonJS; Node cannot see all of its named exports from ESM.
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
@@ -38,18 +37,14 @@ function registerZstd(): void {
   zstdRegistered = true;
 }
 
-export class KafkajsSink implements Sink {
+export class KafkajsSink extends KafkaAdapter<Producer> {
   readonly name = 'kafkajs';
-  readonly #o: KafkajsSinkOptions;
   readonly #kafka: InstanceType<typeof Kafka>;
-  #producer: Producer | null = null;
-  #connecting: Promise<void> | null = null;
   /** The probe's client (one connection), made at the first probe. */
   #admin: Admin | null = null;
-  #closed = false;
 
-  constructor(opts: KafkajsSinkOptions) {
-    this.#o = opts;
+  constructor(opts: KafkaAdapterOptions) {
+    super(opts);
     ignoreKafkajsNegativeTimeoutWarnings();
     if (opts.compression === 'zstd') registerZstd();
     const log = opts.log;
@@ -71,29 +66,8 @@ export class KafkajsSink implements Sink {
     });
   }
 
-  connect(): Promise<void> {
-    return this.#ensureProducer();
-  }
-
-  /**
-   * Resolves once there is a connected producer, connecting one if there is none (never two at
-   * once): connect() at start-up, and any send or probe after the producer was lost.
-   */
-  #ensureProducer(): Promise<void> {
-    if (this.#producer !== null) return Promise.resolve();
-    if (this.#closed) return Promise.reject(closedError());
-    this.#connecting ??= this.#connect()
-      .catch((err: unknown) => {
-        throw securityError(err) ?? err;
-      })
-      .finally(() => {
-        this.#connecting = null;
-      });
-    return this.#connecting;
-  }
-
-  async #connect(): Promise<void> {
-    if (this.#o.createTopics.length > 0) await this.#ensureTopics();
+  protected override async open(): Promise<Producer> {
+    await this.createMissingTopics(() => this.#topicAdmin());
     const producer = this.#kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -106,57 +80,35 @@ export class KafkajsSink implements Sink {
       await producer.disconnect().catch(() => {});
       throw err;
     }
-    if (this.#closed) {
-      // close() ran while connecting: nothing may stay connected behind it.
-      await producer.disconnect().catch(() => {});
-      throw closedError();
-    }
-    this.#producer = producer;
+    return producer;
   }
 
-  async #ensureTopics(): Promise<void> {
+  async #topicAdmin(): Promise<TopicAdmin> {
     const admin: Admin = this.#kafka.admin();
     await admin.connect();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const missing = this.#o.createTopics.filter((t) => !existing.has(t));
-      if (missing.length === 0) return;
-      const { brokers } = await admin.describeCluster();
-      const settings = topicSettings(brokers.length, this.#o.replicationFactor, this.#o.minInsyncReplicas);
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: this.#o.partitions,
-          replicationFactor: settings.replicationFactor,
-          configEntries: Object.entries(settings.configs).map(([name, value]) => ({ name, value })),
-        })),
-      });
-      this.#o.log.info(
-        { topics: missing, replicationFactor: settings.replicationFactor, configs: settings.configs },
-        'created Kafka topics',
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    return {
+      existing: () => admin.listTopics(),
+      brokerCount: async () => (await admin.describeCluster()).brokers.length,
+      create: async (topics, partitions, settings) => {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: topics.map((topic) => ({
+            topic,
+            numPartitions: partitions,
+            replicationFactor: settings.replicationFactor,
+            configEntries: Object.entries(settings.configs).map(([name, value]) => ({ name, value })),
+          })),
+        });
+        return topics;
+      },
+      close: () => admin.disconnect(),
+    };
   }
 
-  send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
-    return produceOutcomes(
-      batches,
-      (bs) => this.#produce(bs),
-      () => this.#resetProducer(),
-    );
-  }
-
-  async #produce(batches: readonly Batch[]): Promise<void> {
-    // A producer that was lost (failed connect, reset) is replaced here, by the next send.
-    if (!this.#closed) await this.#ensureProducer();
-    const producer = this.#producer;
-    if (producer === null) throw notConnected();
+  protected override async produce(producer: Producer, batches: readonly Batch[]): Promise<null[]> {
     const answers = await producer.sendBatch({
       acks: -1,
-      compression: COMPRESSION[this.#o.compression],
+      compression: COMPRESSION[this.options.compression],
       topicMessages: batches.map((b) => ({ topic: b.topic, messages: b.records.map(toMessage) })),
     });
     // kafkajs 2.2.4 (producer/sendMessages.js) remembers, across its own retries of one call,
@@ -174,18 +126,11 @@ export class KafkajsSink implements Sink {
         { retriable: true },
       );
     }
-  }
-
-  /** Drops the producer (its producer id is spoiled); the next send or probe connects a new one. */
-  async #resetProducer(): Promise<void> {
-    const old = this.#producer;
-    this.#producer = null;
-    await old?.disconnect().catch(() => {});
+    return batches.map(() => null);
   }
 
   /** A metadata request without topics (brokers only) over the admin connection. */
-  async probe(): Promise<void> {
-    await this.#ensureProducer();
+  protected override async ask(): Promise<void> {
     this.#admin ??= this.#kafka.admin({ retry: { retries: 0 } });
     const admin = this.#admin;
     try {
@@ -196,26 +141,22 @@ export class KafkajsSink implements Sink {
       // frozen and thawed): the next probe gets a new one.
       if (this.#admin === admin) this.#admin = null;
       void admin.disconnect().catch(() => {});
-      throw kafkajsTimedOut(err) ? noAnswer('metadata request', this.#o.requestTimeoutMs, err) : err;
+      throw kafkajsTimedOut(err) ? noAnswer('metadata request', this.options.requestTimeoutMs, err) : err;
     } finally {
       // close() ran meanwhile: the connection just made must not outlive the sink.
-      if (this.#closed) await admin.disconnect().catch(() => {});
+      if (this.closed) await admin.disconnect().catch(() => {});
     }
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    const producer = this.#producer;
+  protected override closeProducer(producer: Producer): Promise<void> {
+    return producer.disconnect();
+  }
+
+  protected override async closeOthers(): Promise<void> {
     const admin = this.#admin;
-    this.#producer = null;
     this.#admin = null;
     await admin?.disconnect().catch(() => {});
-    await producer?.disconnect();
   }
-}
-
-function closedError(): WeirError {
-  return new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
 }
 
 function toMessage(r: Batch['records'][number]): Message {

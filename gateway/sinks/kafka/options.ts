@@ -1,6 +1,6 @@
 // What every Kafka client adapter is built from (create.ts maps the `kafka` config section onto it).
 import type { Logger } from 'pino';
-import type { KafkaSecurity } from './security.ts';
+import type { KafkaSecurity } from '../../config/kafka-security.ts';
 import type { ReplicationSetting } from './topics.ts';
 
 export interface KafkaAdapterOptions {
@@ -15,7 +15,7 @@ export interface KafkaAdapterOptions {
   /** Of created topics; topics.ts resolves auto against the cluster's size. */
   readonly replicationFactor: ReplicationSetting;
   readonly minInsyncReplicas: ReplicationSetting;
-  /** SASL and TLS (security.ts); default: neither. */
+  /** SASL and TLS, resolved with the config (config/kafka-security.ts); default: neither. */
   readonly security?: KafkaSecurity;
   readonly log: Logger;
 }

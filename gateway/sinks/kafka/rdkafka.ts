@@ -2,11 +2,14 @@
 // murmur2 partitioner. Every record gets a delivery report; a batch's outcome is read from the
 // reports of its own records, so a refused batch is isolated without resending the others.
 // message.timeout.ms bounds a send, so an outage ends in `retry` and the forwarder owns the backoff.
-import type { Batch, BatchOutcome, Sink } from '../../contracts.ts';
+import { NO_SECURITY } from '../../config/kafka-security.ts';
+import type { Batch } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { rateLimited } from '../../log.ts';
-import { noAnswer, notConnected, PERMANENT_ERRORS, PRODUCER_STATE_ERRORS } from './errors.ts';
+import { KafkaAdapter, type TopicAdmin } from './adapter.ts';
+import { noAnswer } from './errors.ts';
 import type { KafkaAdapterOptions } from './options.ts';
+import { isPermanent, spoilsProducer } from './outcomes.ts';
 import {
   ERR_AUTHENTICATION,
   ERR_FATAL,
@@ -18,10 +21,8 @@ import {
   type RdkafkaError,
   type RdkafkaProducer,
 } from './rdkafka-lib.ts';
-import { librdkafkaSecurity, NO_SECURITY } from './security.ts';
-import { topicSettings } from './topics.ts';
-
-export type RdkafkaSinkOptions = KafkaAdapterOptions;
+import { librdkafkaSecurity } from './security.ts';
+import type { TopicSettings } from './topics.ts';
 
 /** How often delivery reports are collected while a send waits for them. */
 const POLL_MS = 2;
@@ -38,7 +39,7 @@ export interface RdkafkaClientConfig {
   readonly topic: RdkafkaConfig;
 }
 
-export function rdkafkaConfig(o: RdkafkaSinkOptions): RdkafkaClientConfig {
+export function rdkafkaConfig(o: KafkaAdapterOptions): RdkafkaClientConfig {
   const requestTimeoutMs = Math.min(o.requestTimeoutMs, 300_000);
   const client: RdkafkaConfig = {
     'bootstrap.servers': o.brokers.join(','),
@@ -87,20 +88,15 @@ interface Opaque {
   readonly index: number;
 }
 
-export class RdkafkaSink implements Sink {
+export class RdkafkaSink extends KafkaAdapter<RdkafkaProducer> {
   readonly name = 'rdkafka';
-  readonly #o: RdkafkaSinkOptions;
   readonly #lib: Rdkafka;
-  #producer: RdkafkaProducer | null = null;
-  #connecting: Promise<void> | null = null;
-  #fatal = false;
-  #closed = false;
   readonly #warnFatal: () => void;
 
   /** `lib` is node-rdkafka, from loadRdkafka(). */
-  constructor(lib: Rdkafka, opts: RdkafkaSinkOptions) {
+  constructor(lib: Rdkafka, opts: KafkaAdapterOptions) {
+    super(opts);
     this.#lib = lib;
-    this.#o = opts;
     if (!lib.features.includes(opts.compression) && opts.compression !== 'none') {
       throw new WeirError(
         'WEIR_CONFIG_INVALID',
@@ -123,40 +119,24 @@ export class RdkafkaSink implements Sink {
     );
   }
 
-  connect(): Promise<void> {
-    return this.#ensureProducer();
-  }
-
-  /**
-   * Resolves once there is a connected producer, connecting one if there is none (never two at
-   * once): connect() at start-up, and any send or probe after the producer was lost.
-   */
-  #ensureProducer(): Promise<void> {
-    if (this.#producer !== null) return Promise.resolve();
-    if (this.#closed) return Promise.reject(closedError());
-    this.#connecting ??= this.#connect().finally(() => {
-      this.#connecting = null;
-    });
-    return this.#connecting;
-  }
-
-  async #connect(): Promise<void> {
-    const conf = rdkafkaConfig(this.#o);
+  protected override async open(): Promise<RdkafkaProducer> {
+    const conf = rdkafkaConfig(this.options);
     const producer = new this.#lib.Producer(conf.producer, conf.topic);
     producer.on('delivery-report', (err, report) => settle(err, report.opaque));
     let refused: WeirError | null = null;
     producer.on('event.error', (err) => {
       refused ??= this.#securityError(err);
       if (err.isFatal === true || this.#lib.errorCode(err) === ERR_FATAL) {
-        this.#fatal = true;
+        this.spoil();
         this.#warnFatal();
       }
-      this.#o.log.debug({ err }, 'librdkafka error');
+      this.options.log.debug({ err }, 'librdkafka error');
     });
     try {
       await new Promise<void>((resolve, reject) =>
-        producer.connect({ timeout: this.#o.connectionTimeoutMs + this.#o.requestTimeoutMs }, (err) =>
-          err ? reject(err) : resolve(),
+        producer.connect(
+          { timeout: this.options.connectionTimeoutMs + this.options.requestTimeoutMs },
+          (err) => (err ? reject(err) : resolve()),
         ),
       );
     } catch (err) {
@@ -171,21 +151,13 @@ export class RdkafkaSink implements Sink {
     }
     // Topics are created once the producer is connected: a refused login or certificate shows
     // there (the admin client only times out).
-    if (this.#o.createTopics.length > 0) {
-      try {
-        await this.#ensureTopics(await brokerCount(producer, this.#o.requestTimeoutMs));
-      } catch (err) {
-        await disconnect(producer);
-        throw err;
-      }
-    }
-    if (this.#closed) {
-      // close() ran while connecting: nothing may stay connected behind it.
+    try {
+      await this.createMissingTopics(async () => this.#topicAdmin(producer));
+    } catch (err) {
       await disconnect(producer);
-      throw closedError();
+      throw err;
     }
-    this.#fatal = false;
-    this.#producer = producer;
+    return producer;
   }
 
   /** WEIR_KAFKA_AUTH / WEIR_KAFKA_TLS for librdkafka's authentication and TLS errors, else null. */
@@ -210,22 +182,39 @@ export class RdkafkaSink implements Sink {
     return null;
   }
 
-  async #ensureTopics(brokers: number): Promise<void> {
-    const settings = topicSettings(brokers, this.#o.replicationFactor, this.#o.minInsyncReplicas);
-    const admin = this.#lib.AdminClient.create(rdkafkaConfig(this.#o).client);
+  /**
+   * The cluster's size from the connected producer's metadata; every topic is asked for
+   * (node-rdkafka's admin client cannot list them), and one that exists already comes back as not
+   * created.
+   */
+  #topicAdmin(producer: RdkafkaProducer): TopicAdmin {
+    return {
+      existing: async () => null,
+      brokerCount: () => brokerCount(producer, this.options.requestTimeoutMs),
+      create: (topics, partitions, settings) => this.#createTopics(topics, partitions, settings),
+      close: async () => {},
+    };
+  }
+
+  async #createTopics(
+    topics: readonly string[],
+    partitions: number,
+    settings: TopicSettings,
+  ): Promise<string[]> {
+    const admin = this.#lib.AdminClient.create(rdkafkaConfig(this.options).client);
     try {
       const created = await Promise.all(
-        this.#o.createTopics.map(
+        topics.map(
           (topic) =>
             new Promise<string | null>((resolve, reject) =>
               admin.createTopic(
                 {
                   topic,
-                  num_partitions: this.#o.partitions,
+                  num_partitions: partitions,
                   replication_factor: settings.replicationFactor,
                   config: { ...settings.configs },
                 },
-                this.#o.requestTimeoutMs,
+                this.options.requestTimeoutMs,
                 (err) => {
                   if (!err) resolve(topic);
                   else if (kafkaErrorName(this.#lib.errorCode(err)) === 'TOPIC_ALREADY_EXISTS') resolve(null);
@@ -235,36 +224,20 @@ export class RdkafkaSink implements Sink {
             ),
         ),
       );
-      const missing = created.filter((t) => t !== null);
-      if (missing.length > 0) {
-        this.#o.log.info(
-          { topics: missing, replicationFactor: settings.replicationFactor, configs: settings.configs },
-          'created Kafka topics',
-        );
-      }
+      return created.filter((t) => t !== null);
     } finally {
       admin.disconnect();
     }
   }
 
-  async send(batches: readonly Batch[]): Promise<BatchOutcome[]> {
-    if (this.#fatal) await this.#resetProducer();
-    // A producer that was lost (failed connect, reset) is replaced here, by the next send.
-    let error: Error | null = null;
-    if (!this.#closed) await this.#ensureProducer().catch((err: Error) => (error = err));
-    const producer = this.#producer;
-    if (producer === null) {
-      error ??= notConnected();
-      return batches.map(() => ({ status: 'retry', error: error! }));
-    }
-    const errors = await this.#produce(producer, batches);
-    const outcomes = errors.map(outcome);
-    if (errors.some((e) => e !== null && this.#needsNewProducer(e))) this.#fatal = true;
-    return outcomes;
-  }
-
-  /** Produces every record of the call; resolves with each batch's first error (null: delivered). */
-  async #produce(producer: RdkafkaProducer, batches: readonly Batch[]): Promise<(Error | null)[]> {
+  /**
+   * Produces every record of the call; resolves with each batch's first error (null: delivered).
+   * Never rejects: a batch's outcome is read from the delivery reports of its own records.
+   */
+  protected override async produce(
+    producer: RdkafkaProducer,
+    batches: readonly Batch[],
+  ): Promise<(Error | null)[]> {
     const errors: (Error | null)[] = batches.map(() => null);
     const owner: number[] = []; // record index in this call → its batch
     let done = () => {};
@@ -306,7 +279,7 @@ export class RdkafkaSink implements Sink {
       }, POLL_MS);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.#o.requestTimeoutMs + REPORT_GRACE_MS);
+        timer = setTimeout(resolve, this.options.requestTimeoutMs + REPORT_GRACE_MS);
       });
       try {
         await Promise.race([delivered, timedOut]);
@@ -324,6 +297,8 @@ export class RdkafkaSink implements Sink {
         errors[i] = this.#toError(report);
       }
     });
+    // A spoiled producer id or a fatal error: the next send replaces the producer first.
+    if (errors.some((e) => e !== null && this.#needsNewProducer(e))) this.spoil();
     return errors;
   }
 
@@ -337,40 +312,25 @@ export class RdkafkaSink implements Sink {
   }
 
   #needsNewProducer(err: Error): boolean {
-    const type = (err as { type?: string }).type;
-    if (type !== undefined && PRODUCER_STATE_ERRORS.has(type)) return true;
+    if (spoilsProducer(err)) return true;
     const e = err as RdkafkaError;
     return e.isFatal === true || (typeof e.code === 'number' && this.#lib.errorCode(e) === ERR_FATAL);
   }
 
-  /** Drops the producer (fatal error, spoiled producer id); the next send or probe connects anew. */
-  async #resetProducer(): Promise<void> {
-    const old = this.#producer;
-    this.#producer = null;
-    this.#fatal = false;
-    if (old !== null) await disconnect(old);
-  }
-
   /** A metadata request for the topics the producer knows (none yet: brokers only). */
-  async probe(): Promise<void> {
-    await this.#ensureProducer();
-    const producer = this.#producer;
-    if (producer === null) throw notConnected();
+  protected override async ask(producer: RdkafkaProducer): Promise<void> {
     await new Promise<void>((resolve, reject) =>
-      producer.getMetadata({ allTopics: false, timeout: this.#o.requestTimeoutMs }, (err) => {
+      producer.getMetadata({ allTopics: false, timeout: this.options.requestTimeoutMs }, (err) => {
         if (!err) resolve();
         else if (this.#lib.errorCode(err) === ERR_TIMED_OUT)
-          reject(noAnswer('metadata request', this.#o.requestTimeoutMs, err));
+          reject(noAnswer('metadata request', this.options.requestTimeoutMs, err));
         else reject(err);
       }),
     );
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    const producer = this.#producer;
-    this.#producer = null;
-    if (producer !== null) await disconnect(producer);
+  protected override closeProducer(producer: RdkafkaProducer): Promise<void> {
+    return disconnect(producer);
   }
 }
 
@@ -382,26 +342,10 @@ function settle(err: RdkafkaError | null, opaque: unknown): void {
   if (pending.remaining === 0) pending.done();
 }
 
-function outcome(error: Error | null): BatchOutcome {
-  if (error === null) return { status: 'ok' };
-  const type = (error as { type?: string }).type;
-  if (isPermanent(error)) return { status: 'rejected', reason: type!.toLowerCase(), error };
-  return { status: 'retry', error };
-}
-
-function isPermanent(err: Error): boolean {
-  const type = (err as { type?: string }).type;
-  return type !== undefined && PERMANENT_ERRORS.has(type);
-}
-
 function headerList(headers: Readonly<Record<string, Buffer>>): Record<string, Buffer>[] {
   const out: Record<string, Buffer>[] = [];
   for (const name in headers) out.push({ [name]: headers[name]! });
   return out;
-}
-
-function closedError(): WeirError {
-  return new WeirError('WEIR_KAFKA_CLOSED', 'Kafka sink closed while connecting');
 }
 
 function disconnect(producer: RdkafkaProducer): Promise<void> {

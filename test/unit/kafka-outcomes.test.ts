@@ -92,7 +92,7 @@ describe('one batch', () => {
   });
 
   test('a permanent refusal wrapped in a WeirError is still found through its cause', () => {
-    const error = new WeirError('WEIR_KAFKA_SEND', 'send failed', {
+    const error = new WeirError('WEIR_KAFKA_UNREACHABLE', 'send failed', {
       cause: kafkajsError('MESSAGE_TOO_LARGE'),
     });
     assert.deepEqual(statuses([batchOutcome(error)]), ['rejected:message_too_large']);

@@ -8,22 +8,24 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RDKAFKA_VERSION } from '../../gateway/sinks/kafka/rdkafka-lib.ts';
 import {
-  DEFAULT_CLUSTER_HEAP_MB,
   DEFAULT_KAFKA_PORT,
   DEFAULT_KAFKA_VERSION,
   defaultKafkaClusterDir,
   defaultKafkaDir,
-  ensureKafkaJars,
   ignoreKafkajsNegativeTimeoutWarnings,
-  isClusterDir,
-  kafkaClusterStatus,
   kafkaStatus,
   LocalKafkaError,
   startKafka,
-  startKafkaCluster,
   stopKafka,
-  stopKafkaCluster,
 } from './local-kafka.ts';
+import {
+  DEFAULT_CLUSTER_HEAP_MB,
+  isClusterDir,
+  kafkaClusterStatus,
+  startKafkaCluster,
+  stopKafkaCluster,
+} from './local-kafka-cluster.ts';
+import { ensureKafkaJars } from './maven.ts';
 
 const USAGE = `usage: weir kafka <start|stop|status|fetch|install-rdkafka> [options]
 

@@ -3,11 +3,10 @@
 // Exit codes: 0 ok (status: running), 3 status: not running, 1 failure, 2 bad usage.
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { DEFAULT_REGISTRY_VERSION, ensureRegistryDistribution } from './distribution.ts';
 import {
   DEFAULT_REGISTRY_PORT,
-  DEFAULT_REGISTRY_VERSION,
   defaultRegistryDir,
-  ensureRegistryDistribution,
   LocalRegistryError,
   registryStatus,
   startRegistry,

@@ -1,8 +1,9 @@
 // A local service is a Java program weir runs on 127.0.0.1 for development and tests, from jars it
 // fetched with Maven: the Kafka broker (tools/kafka) and the Schema Registry (tools/registry). The
 // shared parts in this folder — the Java check (java.ts), the Maven fetch (maven.ts), ports
-// (ports.ts) and the process control (process.ts) — learn what they need about a service from its
-// LocalServiceSpec: the words its messages use, the names of its files, and its error type.
+// (ports.ts), the process control (process.ts) and the command line (cli.ts) — learn what they need
+// about a service from its LocalServiceSpec: the words its messages use, the names of its files,
+// and its error type.
 import { WeirError } from '../../gateway/errors.ts';
 
 /** The failures the shared parts report; a service's error code is its prefix and one of these. */

@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import {
-  freePorts,
   kafkaClusterStatus,
   type LocalKafkaClusterInfo,
   startClusterNode,
   startKafkaCluster,
   stopClusterNode,
   stopKafkaCluster,
-} from '../../tools/kafka/local-kafka.ts';
+} from '../../tools/kafka/local-kafka-cluster.ts';
+import { freePorts } from '../../tools/local-service/ports.ts';
 import { sleep } from './faults.ts';
 
 export class TestCluster {

@@ -4,7 +4,7 @@
 // (ports.ts), the process control (process.ts) and the command line (cli.ts) — learn what they need
 // about a service from its LocalServiceSpec: the words its messages use, the names of its files,
 // and its error type.
-import { WeirError } from '../../gateway/errors.ts';
+import { type ErrorCode, WeirError } from '../../gateway/errors.ts';
 
 /** The failures the shared parts report; a service's error code is its prefix and one of these. */
 export type LocalServiceFailure =
@@ -16,7 +16,7 @@ export type LocalServiceFailure =
   | 'STOP_FAILED';
 
 /** What every local service's error carries: a stable code `C`, and output worth showing. */
-export class LocalServiceError<C extends string = string> extends WeirError {
+export class LocalServiceError<C extends ErrorCode = ErrorCode> extends WeirError {
   declare readonly code: C;
   /** Last lines of the service's or Maven's output, when there is something to show. */
   readonly logTail: string | undefined;

@@ -4,7 +4,7 @@
 //   <firstSeq, 20 digits>.seg   segments: a header, then frames (format.ts), appended only
 //   checkpoint.json             { version: 1, ackedSeq } written atomically (checkpoint.ts)
 //   lock                        held by the gateway that owns the directory (lock.ts)
-//   reserve                     RESERVE_BYTES kept free for the checkpoint (invariant 8)
+//   reserve                     RESERVE_BYTES kept free for the checkpoint (invariant 8, reserve.ts)
 //
 // Invariants
 //  1. Every record gets a sequence number `seq`, +1 per record, contiguous across segments and
@@ -41,8 +41,7 @@
 //     lack of space, every delivery moves the checkpoint at once instead of on the interval.
 //  9. One process per directory: `lock` is held with an OS lock for as long as the spool is
 //     open; a second gateway on the same directory fails to open it (lock.ts).
-import { randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { OutboundRecord, Settle } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
@@ -70,6 +69,9 @@ import {
   segmentName,
 } from './format.ts';
 import { lockSpoolDirectory, type SpoolLock } from './lock.ts';
+import { isNoSpace, Reserve } from './reserve.ts';
+
+export { RESERVE_BYTES, RESERVE_FILE } from './reserve.ts';
 
 export type WhenFull = 'block' | 'dropOldest' | 'dropNewest';
 
@@ -175,9 +177,6 @@ interface TailRecord {
 }
 
 const TAIL_MAX_BYTES = 4 * 1024 * 1024;
-/** Space kept free for the checkpoint on a full file system (invariant 8). */
-export const RESERVE_BYTES = 64 * 1024;
-export const RESERVE_FILE = 'reserve';
 const MIN_READ = 256 * 1024;
 const MAX_READ = 8 * 1024 * 1024;
 
@@ -231,12 +230,13 @@ export class DiskSpool {
   #reclaiming: Promise<void> | null = null;
   /** The group being written (and fsync'd), if any. */
   #groupInFlight: Promise<void> | null = null;
-  #reserveHeld = false;
+  readonly #reserve: Reserve;
   readonly #lock: SpoolLock;
 
   private constructor(opts: DiskSpoolOptions, lock: SpoolLock) {
     this.#o = opts;
     this.#lock = lock;
+    this.#reserve = new Reserve(opts.dir);
   }
 
   /**
@@ -249,7 +249,7 @@ export class DiskSpool {
     const spool = new DiskSpool(opts, lock);
     try {
       await spool.#recover();
-      await spool.#makeReserve();
+      await spool.#reserve.make();
     } catch (err) {
       await spool.#writeHandle?.close().catch(() => {});
       lock.release();
@@ -642,11 +642,6 @@ export class DiskSpool {
     this.#tailBytes = 0;
   }
 
-  async #writeAllTo(handle: FileHandle, data: Buffer): Promise<void> {
-    for (let at = 0; at < data.length; )
-      at += (await handle.write(data, at, data.length - at, at)).bytesWritten;
-  }
-
   async #writeAll(frames: Buffer[], position: number): Promise<void> {
     let remaining = frames;
     let pos = position;
@@ -982,7 +977,7 @@ export class DiskSpool {
         this.#totalBytes -= seg.size;
         await unlink(seg.file);
       }
-      await this.#makeReserve();
+      await this.#reserve.make();
       this.#admitWaiters();
     } catch (err) {
       this.#o.events.ioError(err as Error, 'checkpoint');
@@ -1001,38 +996,11 @@ export class DiskSpool {
    * found unreadable at open and everything on disk is replayed (duplicates, never loss).
    */
   async #writeCheckpointWithoutSpace(checkpoint: Checkpoint): Promise<void> {
-    if (this.#reserveHeld) {
-      this.#reserveHeld = false;
-      await rm(path.join(this.#o.dir, RESERVE_FILE), { force: true });
+    if (this.#reserve.held) {
+      await this.#reserve.release();
       await writeCheckpoint(this.#o.dir, checkpoint);
     } else {
       await overwriteCheckpoint(this.#o.dir, checkpoint);
-    }
-  }
-
-  /** Makes the reserve file if it is missing; on a full file system, tries again later. */
-  async #makeReserve(): Promise<void> {
-    if (this.#reserveHeld) return;
-    const file = path.join(this.#o.dir, RESERVE_FILE);
-    const temp = `${file}.tmp`;
-    try {
-      this.#reserveHeld = (await stat(file)).size === RESERVE_BYTES; // left by the last run
-      if (this.#reserveHeld) return;
-    } catch {}
-    try {
-      const handle = await open(temp, 'w');
-      try {
-        // Random bytes: zeros may take no space on a file system that compresses.
-        await this.#writeAllTo(handle, randomBytes(RESERVE_BYTES));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-      this.#reserveHeld = true;
-    } catch (err) {
-      await rm(temp, { force: true }).catch(() => {});
-      if (!isNoSpace(err)) throw err;
     }
   }
 
@@ -1093,12 +1061,6 @@ function skipBytes(buffers: Buffer[], n: number): Buffer[] {
   const rest = buffers.slice(i);
   if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
   return rest;
-}
-
-/** Out of space: the file system is full, or the user's disk quota is. */
-function isNoSpace(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /** A segment header that names a format above the ones this weir reads. */

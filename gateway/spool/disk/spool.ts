@@ -33,8 +33,10 @@
 //     replays]
 //  5. Damage never stops the spool. A torn or corrupt tail of the last segment is truncated at
 //     the last good frame when the spool opens; a corrupt frame found while reading truncates
-//     that segment there and reading continues with the next segment. Either way the number of
-//     records lost is known exactly (invariant 1), counted and logged with the file and offset.
+//     that segment there and reading continues with the next segment. A cut while reading
+//     loses a number of records known exactly (invariant 1: the next segment's name); a cut at
+//     open is counted in bytes (a torn frame names no record count). Both are logged with the
+//     file and offset.
 //     [at open: recovery here; while reading: reader.ts]
 //  6. Bytes on disk never pass maxBytes by more than one write group. When full: `block` makes
 //     appends wait (the source stops reading from devices), `dropNewest` refuses new records,

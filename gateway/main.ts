@@ -32,7 +32,7 @@ import { createKafkaSink } from './sinks/kafka/create.ts';
 import { type BrokerSource, startBroker } from './source/broker.ts';
 import type { ListenerSpec } from './source/listeners.ts';
 import { sourceListeners, sourceSecurity } from './source/setup.ts';
-import { DiskSpool } from './spool/disk/spool.ts';
+import { DiskSpool, type ReadEntry } from './spool/disk/spool.ts';
 import { SpoolPump } from './spool/pump.ts';
 import { SpoolQueue } from './spool/queue.ts';
 
@@ -176,9 +176,13 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     probeTimeoutMs: config.kafka.requestTimeoutMs,
     ...(opts.backoff && { initialBackoffMs: opts.backoff.initialMs, maxBackoffMs: opts.backoff.maxMs }),
   });
+  // The forwarder sends when the batcher has a batch ready, and when the framer can frame one
+  // that waited for a schema id.
+  batcher.onReady = () => forwarder.sendSoon();
+  if (framer !== null && framing) framer.framer.onReady = () => forwarder.sendSoon();
 
   let spool: DiskSpool | null = null;
-  let pump: SpoolPump | null = null;
+  let pump: SpoolPump<ReadEntry> | null = null;
   let source: BrokerSource | null = null;
   // Several segments per spool, so that space frees in steps as Kafka catches up.
   const spoolSegmentBytes = Math.max(

@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { Batcher } from './batcher/batcher.ts';
 import { MemoryQueue } from './batcher/memory-queue.ts';
-import { loadSchema, RecordDecoder } from './codec/avro.ts';
 import type { LoadedConfig } from './config/load.ts';
 import type { RecordQueue, Sink } from './contracts.ts';
 import { DEADLETTER_SCHEMA_PATH, DeadLetterEncoder } from './deadletter/deadletter.ts';
@@ -17,7 +16,8 @@ import { probeDisk } from './http/disk.ts';
 import { startHttpListener } from './http/server.ts';
 import { type GatewayStatus, StatusMonitor } from './http/status.ts';
 import { weirVersion } from './http/version.ts';
-import { type CompiledRoute, RoutingIntake } from './intake/intake.ts';
+import { RoutingIntake } from './intake/intake.ts';
+import { type CompiledRoute, compileRoutes } from './intake/routes.ts';
 import { rateLimited } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { SchemaRegistryClient } from './registry/client.ts';
@@ -26,7 +26,6 @@ import { HEADER_BYTES } from './registry/framing.ts';
 import { SchemaIdCache } from './registry/id-cache.ts';
 import { SchemaIdResolver } from './registry/schema-ids.ts';
 import { avroFullName } from './registry/subject.ts';
-import { parsePattern } from './router/pattern.ts';
 import { Router } from './router/router.ts';
 import { createKafkaSink } from './sinks/kafka/create.ts';
 import { type BrokerSource, startBroker } from './source/broker.ts';
@@ -65,28 +64,6 @@ export interface Gateway {
   reloadUsers(): number | null;
   /** Stops intake, drains buffered records to Kafka within the drain timeout, closes Kafka. */
   stop(): Promise<{ drained: boolean }>;
-}
-
-export function compileRoutes(loaded: LoadedConfig): CompiledRoute[] {
-  const { config, schemaPaths } = loaded;
-  return config.routes.map((route, i) => {
-    const parsed = parsePattern(route.mqttTopic);
-    if ('problems' in parsed) throw new WeirError('WEIR_CONFIG_INVALID', parsed.problems.join('; '));
-    const pattern = parsed.pattern;
-    const keySegment = route.key ?? pattern.names[pattern.names.length - 1]!;
-    const schema = loadSchema(schemaPaths[i]!);
-    return {
-      name: route.name,
-      pattern,
-      kafkaTopic: route.kafkaTopic,
-      keySegment,
-      decoder: new RecordDecoder({ schema, segmentNames: pattern.names, keySegment }),
-      fixedHeaders: {
-        'weir-gateway-id': Buffer.from(config.gatewayId),
-        'avro-schema-fingerprint': Buffer.from(schema.fingerprint),
-      },
-    };
-  });
 }
 
 /**

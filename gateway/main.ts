@@ -137,17 +137,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     sink,
     ...(framer !== null && framing && { framer: framer.framer }),
     deadLetterTopic: config.kafka.deadLetterTopic,
-    toDeadLetter: (topic, record, reason) =>
-      deadLetters.encode({
-        reason: 'kafka_rejected',
-        detail: `Kafka refused the record for topic ${topic}: ${reason}`,
-        mqttTopic: record.headers['mqtt-topic']?.toString() ?? '',
-        clientId: record.origin?.clientId ?? '',
-        qos: record.origin?.qos ?? 1,
-        route: record.origin?.route ?? null,
-        payload: record.value,
-        receivedAt: record.timestamp,
-      }),
+    toDeadLetter: (topic, record, reason) => deadLetters.kafkaRejected(topic, record, reason),
     log: log.child({ stage: 'forwarder' }),
     metrics,
     probeTimeoutMs: config.kafka.requestTimeoutMs,

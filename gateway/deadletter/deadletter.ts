@@ -54,4 +54,21 @@ export class DeadLetterEncoder {
       timestamp: input.receivedAt,
     };
   }
+
+  /**
+   * The dead letter of a record Kafka refused for good (kafka_rejected): its payload is the Avro
+   * value Kafka refused; the client, QoS and route are those of the message it was made from.
+   */
+  kafkaRejected(topic: string, record: OutboundRecord, reason: string): OutboundRecord {
+    return this.encode({
+      reason: 'kafka_rejected',
+      detail: `Kafka refused the record for topic ${topic}: ${reason}`,
+      mqttTopic: record.headers['mqtt-topic']?.toString() ?? '',
+      clientId: record.origin?.clientId ?? '',
+      qos: record.origin?.qos ?? 1,
+      route: record.origin?.route ?? null,
+      payload: record.value,
+      receivedAt: record.timestamp,
+    });
+  }
 }

@@ -1,20 +1,26 @@
 // The small interfaces where weir's stages meet.
 //
-// Stages — source/, intake/, spool/, batcher/, registry/ (the framer), forwarder/, sinks/ — import
-// this file and the shared utilities (errors.ts, log.ts, metrics.ts, config/), never each other.
-// Some folders are parts of one stage and are imported by it alone: the intake's router/ (which
-// route a topic takes), codec/ (JSON → Avro record) and deadletter/ (the dead-letter record), and
-// the source's auth/ (logins and subscribe rules). config/ checks the config with the stages' own
-// parsers (route patterns, schemas, registry and Kafka settings), so it imports those. One
-// exception: registry/id-cache.ts uses the spool's directory fsync (spool/disk/checkpoint.ts).
-//
-// gateway/main.ts is the only place that knows every stage and wires them together; each stage
-// that needs more than a constructor to build from the config has a `stage.ts` it calls
-// (spool/stage.ts, registry/stage.ts), which imports only its own stage.
+// Who imports what:
+//  - The stages — source/, intake/, spool/, batcher/, registry/ (the framer), forwarder/,
+//    sinks/ — import this file and the shared utilities (errors.ts, log.ts, metrics.ts, config/),
+//    never each other. One exception is left: registry/id-cache.ts borrows the spool's directory
+//    fsync (spool/disk/checkpoint.ts).
+//  - Some folders are parts of one stage, and no other stage imports them: router/ (which route
+//    a topic takes), codec/ (JSON → Avro) and deadletter/ (the dead-letter record) are the
+//    intake's; auth/ (logins, subscribe rules) is the source's.
+//  - config/ checks the config with the stages' own parsers (route patterns, schemas, registry,
+//    Kafka and login settings), and metrics.ts takes its label values from this file and from
+//    auth/: both import those.
+//  - gateway/main.ts is the only place that knows every stage and wires them together. A stage
+//    that takes more than a constructor to build from the config has a stage.ts that main.ts
+//    calls (source/, spool/, registry/); it builds its own stage only. The operations side
+//    (http/) and shutdown.ts see the parts through the little they need of them.
+//  - cli/ is the weir command: it starts the gateway through main.ts, and its other commands use
+//    what they need (the spool inspector, the registry client, the Kafka settings).
 //
 // Flow:  source ──InboundMessage──▶ Intake (router → decoder) ──OutboundRecord──▶ RecordQueue
-//        (spool, or the batcher directly) … SpoolReader ──▶ pump ──▶ RecordBuffer (batcher)
-//        BatchSource (batcher) ──PendingBatch──▶ forwarder ──▶ [Framer] ──Batch──▶ Sink ──▶ Kafka
+//        RecordQueue: the spool (SpoolReader ──▶ pump ──▶ RecordBuffer), or the batcher itself
+//        batcher (BatchSource) ──PendingBatch──▶ forwarder ──▶ [Framer] ──Batch──▶ Sink ──▶ Kafka
 
 /** One MQTT PUBLISH as the source received it. */
 export interface InboundMessage {

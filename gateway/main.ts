@@ -1,14 +1,14 @@
 // The composition root: builds every stage from the config and wires them. Stages know only
 // contracts.ts; this is the one file that knows them all. A stage that takes more than a
-// constructor to build is built by its own stage.ts (spool/, registry/); the status side
-// (http/ops.ts, http/reading.ts) and the steps of stopping (shutdown.ts) see the parts through
-// the little they need of them.
+// constructor to build is built by its own stage.ts (source/, spool/, registry/); the status side
+// (http/ops.ts, http/reading.ts) and the steps of stopping (shutdown.ts) see the parts through the
+// little they need of them.
 import type { Logger } from 'pino';
 import { Batcher } from './batcher/batcher.ts';
 import { MemoryQueue } from './batcher/memory-queue.ts';
 import type { LoadedConfig } from './config/load.ts';
 import type { RecordQueue, Sink } from './contracts.ts';
-import { DEADLETTER_SCHEMA_PATH, DeadLetterEncoder } from './deadletter/deadletter.ts';
+import { DeadLetterEncoder } from './deadletter/deadletter.ts';
 import { Forwarder } from './forwarder/forwarder.ts';
 import type { Phase } from './http/assess.ts';
 import { probeDisk } from './http/disk.ts';
@@ -100,20 +100,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
       : await openRegistryStage({
           loaded,
           dir: spoolDirectory(loaded),
-          schemas: [
-            ...routes.map((r, i) => ({
-              label: `route ${r.name}`,
-              topic: r.kafkaTopic,
-              file: loaded.schemaPaths[i]!,
-              fingerprint: r.fixedHeaders['avro-schema-fingerprint']!.toString(),
-            })),
-            {
-              label: 'dead letters',
-              topic: deadLetters.topic,
-              file: DEADLETTER_SCHEMA_PATH,
-              fingerprint: deadLetters.fingerprint,
-            },
-          ],
+          routes,
+          deadLetters,
           metrics,
           log: log.child({ stage: 'registry' }),
           ...(opts.registryRetry && { retry: opts.registryRetry }),
@@ -163,18 +151,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     probeDisk: config.spool.enabled ? () => probeDisk(spoolDirectory(loaded)) : undefined,
     kafkaProblem: () => forwarder.kafkaProblem,
   });
-  const running = () => ({
-    log,
-    metrics,
-    sink,
-    batcher,
-    forwarder,
-    registry,
-    spool,
-    pump,
-    monitor: ops.monitor,
-    httpListener: ops.listener,
-  });
+  // What has started so far: a failed start stops it, and so does stop() (shutdown.ts).
+  const running = () => ({ log, metrics, sink, batcher, forwarder, registry, spool, pump, ops });
   const fail = (err: unknown) => abandonStart(running(), err);
 
   if (config.spool.enabled)

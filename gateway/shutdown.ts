@@ -32,8 +32,8 @@ export interface RunningParts {
   readonly registry: { close(): void } | null;
   readonly spool: { readonly drained: boolean; close(): Promise<void>; stats(): { records: number } } | null;
   readonly pump: { stop(): Promise<void> } | null;
-  readonly monitor: { stop(): void };
-  readonly httpListener: { close(): Promise<void> } | null;
+  /** The status monitor and the HTTP listener (http/ops.ts). */
+  readonly ops: { readonly monitor: { stop(): void }; readonly listener: { close(): Promise<void> } | null };
 }
 
 export interface StoppingParts extends RunningParts {
@@ -73,21 +73,21 @@ export async function shutdown(p: StoppingParts): Promise<{ drained: boolean }> 
   }
   // 3. Close.
   await p.sink.close().catch((err: unknown) => log.warn({ err }, 'closing the Kafka client failed'));
-  p.monitor.stop();
-  await p.httpListener?.close();
+  p.ops.monitor.stop();
+  await p.ops.listener?.close();
   log.info({ drained }, 'gateway stopped');
   return { drained };
 }
 
 /** A failed start leaves nothing listening: stops what started, then throws `err`. */
 export async function abandonStart(p: RunningParts, err: unknown): Promise<never> {
-  p.monitor.stop();
+  p.ops.monitor.stop();
   p.registry?.close();
   await p.pump?.stop();
   p.forwarder.stop();
   await p.spool?.close().catch(() => {});
   await p.sink.close().catch(() => {});
-  await p.httpListener?.close();
+  await p.ops.listener?.close();
   throw err;
 }
 

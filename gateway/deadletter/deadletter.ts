@@ -1,6 +1,7 @@
-// The dead-letter path: a message that cannot become a record of its route becomes a DeadLetter
-// record (schemas/deadletter.avsc) with the raw payload and a reason, produced to the dead-letter
-// topic like any other record. Nothing is dropped silently.
+// The dead-letter path: a message that cannot become a record of its route, or a record Kafka
+// refused for good, becomes a DeadLetter record (schemas/deadletter.avsc) with the raw payload
+// and a reason, produced to the dead-letter topic like any other record. Nothing is dropped
+// silently.
 import { fileURLToPath } from 'node:url';
 import { type LoadedSchema, loadSchema } from '../codec/avro.ts';
 import type { DeadLetterReason, OutboundRecord } from '../contracts.ts';
@@ -36,9 +37,12 @@ export class DeadLetterEncoder {
     };
   }
 
-  /** SHA-256 of the dead-letter schema's canonical form, hex (its `avro-schema-fingerprint`). */
-  get fingerprint(): string {
-    return this.#schema.fingerprint;
+  /**
+   * The dead-letter schema: its file, and the SHA-256 of its canonical form, hex (the
+   * `avro-schema-fingerprint` of dead letters).
+   */
+  get schema(): { readonly file: string; readonly fingerprint: string } {
+    return { file: DEADLETTER_SCHEMA_PATH, fingerprint: this.#schema.fingerprint };
   }
 
   encode(input: DeadLetterInput): OutboundRecord {

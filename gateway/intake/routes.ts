@@ -12,6 +12,8 @@ export interface CompiledRoute {
   readonly kafkaTopic: string;
   readonly keySegment: string;
   readonly decoder: RecordDecoder;
+  /** The route's schema: its .avsc file and fingerprint (SHA-256 of its canonical form, hex). */
+  readonly schema: { readonly file: string; readonly fingerprint: string };
   /** Headers every record of the route carries (gateway id, schema fingerprint). */
   readonly fixedHeaders: Readonly<Record<string, Buffer>>;
 }
@@ -30,6 +32,7 @@ export function compileRoutes(loaded: LoadedConfig): CompiledRoute[] {
       kafkaTopic: route.kafkaTopic,
       keySegment,
       decoder: new RecordDecoder({ schema, segmentNames: pattern.names, keySegment }),
+      schema: { file: schemaPaths[i]!, fingerprint: schema.fingerprint },
       fixedHeaders: {
         'weir-gateway-id': Buffer.from(config.gatewayId),
         'avro-schema-fingerprint': Buffer.from(schema.fingerprint),

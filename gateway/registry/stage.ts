@@ -1,7 +1,7 @@
 // The registry stage built from the config: a framer for every schema weir writes (each route's
 // and the dead-letter schema) under the subjects the configured strategy names, with ids from
-// the cache file in the spool directory, and its gauges. The caller says which schemas those are,
-// so this stage needs nothing of the intake or the dead-letter path.
+// the cache file in the spool directory, and its gauges. The routes and the dead-letter path are
+// seen only through the schema each names, so this stage imports neither.
 import { mkdir, readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.ts';
@@ -12,11 +12,8 @@ import { SchemaIdCache } from './id-cache.ts';
 import { SchemaIdResolver } from './schema-ids.ts';
 import { avroFullName } from './subject.ts';
 
-/** A schema weir writes records of, and where. */
-export interface WrittenSchema {
-  /** How messages name it: `route smart-city`, `dead letters`. */
-  readonly label: string;
-  readonly topic: string;
+/** A schema weir writes records of. */
+export interface SchemaFile {
   /** The .avsc file. */
   readonly file: string;
   /** SHA-256 of its canonical form, hex: the records' `avro-schema-fingerprint` header. */
@@ -28,8 +25,14 @@ export interface RegistryStageOptions {
   readonly loaded: LoadedConfig;
   /** The spool directory: the id cache is kept there. */
   readonly dir: string;
-  /** Every schema weir writes, in the order they are checked at start-up. */
-  readonly schemas: readonly WrittenSchema[];
+  /** The routes (CompiledRoute), in config order. */
+  readonly routes: ReadonlyArray<{
+    readonly name: string;
+    readonly kafkaTopic: string;
+    readonly schema: SchemaFile;
+  }>;
+  /** The dead-letter path (DeadLetterEncoder). */
+  readonly deadLetters: { readonly topic: string; readonly schema: SchemaFile };
   readonly metrics: Metrics;
   readonly log: Logger;
   /** How often the registry is asked again (out of reach: backoff; refused: pause). */
@@ -53,15 +56,19 @@ export async function openRegistryStage(opts: RegistryStageOptions): Promise<Reg
   const { cache, problem } = await SchemaIdCache.open(dir, section.cacheFile);
   if (problem !== undefined)
     log.warn({ problem }, 'schema id cache unreadable; ids are asked of the registry again');
-  const targets: SchemaTarget[] = [];
-  for (const { label, topic, file, fingerprint } of opts.schemas) {
+  const known = async ({ file, fingerprint }: SchemaFile) => {
     const text = await readFile(file, 'utf8');
+    return { file, text, fingerprint, fullName: avroFullName(JSON.parse(text)) };
+  };
+  const targets: SchemaTarget[] = [];
+  for (const route of opts.routes)
     targets.push({
-      label,
-      topic,
-      schema: { file, text, fingerprint, fullName: avroFullName(JSON.parse(text)) },
+      label: `route ${route.name}`,
+      topic: route.kafkaTopic,
+      schema: await known(route.schema),
     });
-  }
+  const { deadLetters } = opts;
+  targets.push({ label: 'dead letters', topic: deadLetters.topic, schema: await known(deadLetters.schema) });
   const framer = new RegistryFramer({
     resolver: new SchemaIdResolver({ client, cache, autoRegister: section.autoRegister, logger: log }),
     cache,

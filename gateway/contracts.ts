@@ -1,8 +1,26 @@
-// The small interfaces where weir's stages meet. Stages import this file, never each other;
-// gateway/main.ts is the only place that knows every stage and wires them together.
+// The small interfaces where weir's stages meet.
+//
+// Who imports what:
+//  - The stages — source/, intake/, spool/, batcher/, registry/ (the framer), forwarder/,
+//    sinks/ — import this file and the shared utilities (errors.ts, log.ts, metrics.ts, config/),
+//    never each other. One exception is left: registry/id-cache.ts borrows the spool's directory
+//    fsync (spool/disk/checkpoint.ts).
+//  - Some folders are parts of one stage, and no other stage imports them: router/ (which route
+//    a topic takes), codec/ (JSON → Avro) and deadletter/ (the dead-letter record) are the
+//    intake's; auth/ (logins, subscribe rules) is the source's.
+//  - config/ checks the config with the stages' own parsers (route patterns, schemas, registry,
+//    Kafka and login settings), and metrics.ts takes its label values from this file and from
+//    auth/: both import those.
+//  - gateway/main.ts is the only place that knows every stage and wires them together. A stage
+//    that takes more than a constructor to build from the config has a stage.ts that main.ts
+//    calls (source/, spool/, registry/); it builds its own stage only. The operations side
+//    (http/) and shutdown.ts see the parts through the little they need of them.
+//  - cli/ is the weir command: it starts the gateway through main.ts, and its other commands use
+//    what they need (the spool inspector, the registry client, the Kafka settings).
 //
 // Flow:  source ──InboundMessage──▶ Intake (router → decoder) ──OutboundRecord──▶ RecordQueue
-//        (batcher) ──Batch──▶ [Framer] ──Batch──▶ Sink ──▶ Kafka
+//        RecordQueue: the spool (SpoolReader ──▶ pump ──▶ RecordBuffer), or the batcher itself
+//        batcher (BatchSource) ──PendingBatch──▶ forwarder ──▶ [Framer] ──Batch──▶ Sink ──▶ Kafka
 
 /** One MQTT PUBLISH as the source received it. */
 export interface InboundMessage {
@@ -28,6 +46,11 @@ export interface InboundMessage {
  * connection so the device resends after reconnecting).
  * Calling late is how backpressure reaches the device: aedes reads nothing more from that socket
  * until every packet of the previous read has been called back.
+ *
+ * Where a record passes a bounded buffer (the spool, the batcher), its two moments have one name
+ * each, everywhere: `onAdmitted` — it is inside the bound (QoS 0 is settled then) — and
+ * `onDurable` — it is safe (fsync'd in the spool, or acknowledged by Kafka; QoS 1/2 are settled
+ * then). Either may be null when nobody waits for that moment.
  */
 export type Settle = (err?: Error | null) => void;
 
@@ -48,6 +71,30 @@ export interface Intake {
  */
 export interface RecordQueue {
   enqueue(topic: string, record: OutboundRecord, qos: 0 | 1 | 2, settle: Settle): void;
+}
+
+/**
+ * The spool as its reader (the pump) sees it: records in the order they were written, each
+ * handed out once per process. `entry` is the spool's own handle for a record; the reader gives
+ * it back to `done` once Kafka has the record. Records not done are replayed after a restart.
+ */
+export interface SpoolReader<Entry> {
+  /**
+   * The next records, about `maxBytes` of them (at least one if any is written); [] when the
+   * reader has caught up with the writer. Not re-entrant: await one call before the next.
+   */
+  read(maxBytes: number): Promise<ReadonlyArray<SpooledRecord<Entry>>>;
+  /** Resolves when records are written beyond what was read (at once if they are). */
+  whenReadable(): Promise<void>;
+  /** Kafka has the record: the spool may forget it. */
+  done(entry: Entry): void;
+}
+
+/** One record the spool handed out. */
+export interface SpooledRecord<Entry> {
+  readonly topic: string;
+  readonly record: OutboundRecord;
+  readonly entry: Entry;
 }
 
 /** A record ready for Kafka: already Avro-encoded, with its key and headers. */
@@ -79,6 +126,56 @@ export interface Batch {
   readonly records: readonly OutboundRecord[];
   /** Sum of key + value + header bytes: what the memory bound counts. */
   readonly bytes: number;
+}
+
+/**
+ * A batch on its way to Kafka with the callbacks of its records: `onDurable[i]` belongs to
+ * `records[i]` and runs when the batch completes (Kafka acknowledged it, or it was given up with
+ * an error); null for a record nobody waits for (QoS 0, settled on admission).
+ */
+export interface PendingBatch extends Batch {
+  readonly onDurable: ReadonlyArray<Settle | null>;
+}
+
+/**
+ * Where the forwarder takes batches from (the batcher). Each batch taken is handed back once:
+ * `complete` (delivered, or given up) or `requeue` (to be sent again, before anything newer).
+ * The batcher says when a batch is ready through its own `onReady`, which the wiring connects.
+ */
+export interface BatchSource {
+  /** Ready batches not taken yet. */
+  readonly readyCount: number;
+  /**
+   * Removes and returns the oldest ready batch of each topic: one per topic per send, so a
+   * batch sent again keeps its place before the newer ones of its topic.
+   */
+  takeReady(): PendingBatch[];
+  /** Puts batches back at the front of the ready queue, in the given order, to be sent again. */
+  requeue(batches: readonly PendingBatch[]): void;
+  /** The batch is done: its records leave the memory bound and their `onDurable` run (with `err`). */
+  complete(batch: PendingBatch, err?: Error): void;
+  /**
+   * Adds a record at once, without waiting for room (see RecordBuffer): the forwarder moves the
+   * records of a batch Kafka refused into the dead-letter topic, in the place of the batch's own
+   * records, which leave the bound right after.
+   */
+  addWithoutWaiting(topic: string, record: OutboundRecord, onDurable: Settle | null): void;
+}
+
+/**
+ * What the spool pump feeds (the batcher), bounded in bytes. The pump keeps within the bound
+ * itself — it reads from the spool only what fits below it — so it adds records without waiting.
+ */
+export interface RecordBuffer {
+  /** Record bytes held, from admission until their batch completes. */
+  readonly bufferedBytes: number;
+  /** Resolves once fewer than `bytes` are held. */
+  whenBelow(bytes: number): Promise<void>;
+  /**
+   * Adds a record at once: its bytes count, but it neither waits for room nor queues behind
+   * records that wait. The caller keeps memory bounded. `onDurable` runs when its batch completes.
+   */
+  addWithoutWaiting(topic: string, record: OutboundRecord, onDurable: Settle | null): void;
 }
 
 /**

@@ -18,7 +18,6 @@
 // so a gateway restart with thousands of reconnecting devices does not cost thousands of scrypt
 // runs twice; the memo is dropped when the users file changes.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ConnectionInfo } from '../source/listeners.ts';
 import { DEFAULT_SCRYPT, type PasswordHash, verifyPassword } from './users-file.ts';
 
 /** Why a login was refused. Stable codes: the `reason` label of weir_source_auth_failures_total. */
@@ -52,13 +51,20 @@ export const RETURN_CODE: Readonly<Record<AuthFailure, 2 | 3 | 4 | 5>> = {
   busy: 3,
 };
 
+/**
+ * The client certificate as the transport saw it: null when none was presented; 'unverified'
+ * when one was presented that does not chain to the CA (or names no usable device id); else the
+ * identity it names. The source's listeners fill it in for each connection.
+ */
+export type PresentedCertificate = { readonly identity: string } | 'unverified' | null;
+
 export interface LoginAttempt {
   /** As the device sent it ('' when empty). */
   readonly clientId: string;
   readonly clean: boolean;
   readonly username: string | undefined;
   readonly password: Buffer | undefined;
-  readonly certificate: ConnectionInfo['certificate'];
+  readonly certificate: PresentedCertificate;
 }
 
 export type LoginResult =

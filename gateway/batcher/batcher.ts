@@ -1,16 +1,18 @@
 // The batcher: per Kafka topic, records accumulate in an open batch that closes on the first of
 // maxRecords, maxBytes or lingerMs. Closed batches wait in one FIFO for the forwarder.
 //
-// Memory bound: every record counts its bytes from `add` until its batch is completed. When the
-// total would pass maxBufferedBytes, `add` parks the record in a FIFO of waiters and calls its
-// `onAdmitted` only when space frees up — the source calls back late and the device sees TCP
-// backpressure. Waiters are admitted strictly in order, and a record never overtakes a waiter, so
-// records of one device keep their order. A record larger than the whole bound is admitted alone
-// when the buffer is empty, so nothing can wait forever.
+// Memory bound: every record counts its bytes from being added until its batch is completed.
+// When the total would pass maxBufferedBytes, `add` parks the record in a FIFO of waiters and
+// calls its `onAdmitted` only when space frees up — the source calls back late and the device
+// sees TCP backpressure. Waiters are admitted strictly in order, and a record given to `add`
+// never overtakes a waiter, so records of one device keep their order. A record larger than the
+// whole bound is admitted alone when the buffer is empty, so nothing can wait forever.
+// `addWithoutWaiting` is for callers that keep within the bound themselves (the spool pump).
 //
 // Pure logic apart from timers: no I/O. The forwarder takes batches with `takeReady` and reports
-// each one back with `complete` (delivered or given up) or `requeue` (try again, same order).
-import type { OutboundRecord, Settle } from '../contracts.ts';
+// each one back with `complete` (delivered or given up) or `requeue` (try again, same order):
+// BatchSource in contracts.ts. With the spool, the pump feeds it: RecordBuffer.
+import type { BatchSource, OutboundRecord, PendingBatch, RecordBuffer, Settle } from '../contracts.ts';
 
 export interface BatcherOptions {
   readonly maxRecords: number;
@@ -24,12 +26,11 @@ export interface BatcherOptions {
   readonly framingBytesPerRecord?: number;
 }
 
-/** A batch with the callbacks of its records. `settles[i]` belongs to `records[i]`. */
-export interface PendingBatch {
+/** The batch of a topic still taking records (a PendingBatch once it closes). */
+interface OpenBatch {
   readonly topic: string;
   readonly records: OutboundRecord[];
-  /** Called when the record is delivered (or given up); null for records settled on admission. */
-  readonly settles: Array<Settle | null>;
+  readonly onDurable: Array<Settle | null>;
   bytes: number;
 }
 
@@ -38,7 +39,7 @@ interface Waiter {
   readonly record: OutboundRecord;
   readonly bytes: number;
   readonly onAdmitted: Settle | null;
-  readonly onDelivered: Settle | null;
+  readonly onDurable: Settle | null;
 }
 
 /**
@@ -62,9 +63,9 @@ export function recordBytes(record: OutboundRecord): number {
   return n;
 }
 
-export class Batcher {
+export class Batcher implements BatchSource, RecordBuffer {
   readonly #opts: BatcherOptions;
-  readonly #open = new Map<string, { batch: PendingBatch; timer: NodeJS.Timeout | null }>();
+  readonly #open = new Map<string, { batch: OpenBatch; timer: NodeJS.Timeout | null }>();
   readonly #ready: PendingBatch[] = [];
   readonly #waiters: Waiter[] = [];
   #buffered = 0;
@@ -96,24 +97,25 @@ export class Batcher {
 
   /**
    * Adds a record. `onAdmitted` is called once the record is inside the memory bound (at once
-   * when there is room); `onDelivered` when its batch completes. Either may be null.
-   * With `force`, the record skips the bound (used to move records already counted, e.g. into
-   * the dead-letter topic).
+   * when there is room); `onDurable` when its batch completes. Either may be null.
    */
-  add(
-    topic: string,
-    record: OutboundRecord,
-    onAdmitted: Settle | null,
-    onDelivered: Settle | null,
-    force = false,
-  ): void {
+  add(topic: string, record: OutboundRecord, onAdmitted: Settle | null, onDurable: Settle | null): void {
     const bytes = recordBytes(record);
-    if (!force && (this.#waiters.length > 0 || !this.#fits(bytes))) {
-      this.#waiters.push({ topic, record, bytes, onAdmitted, onDelivered });
+    if (this.#waiters.length > 0 || !this.#fits(bytes)) {
+      this.#waiters.push({ topic, record, bytes, onAdmitted, onDurable });
       return;
     }
-    this.#append(topic, record, bytes, onDelivered);
+    this.#append(topic, record, bytes, onDurable);
     onAdmitted?.();
+  }
+
+  /**
+   * Adds a record at once: its bytes count, but it neither waits for room nor queues behind
+   * records that wait; the caller keeps memory bounded. Used by the spool pump (which reads only
+   * what fits) and for the dead letters of a batch Kafka refused (in the place of its records).
+   */
+  addWithoutWaiting(topic: string, record: OutboundRecord, onDurable: Settle | null): void {
+    this.#append(topic, record, recordBytes(record), onDurable);
   }
 
   /**
@@ -152,7 +154,7 @@ export class Batcher {
   /** A batch is done: its records leave the memory bound and their callbacks run. */
   complete(batch: PendingBatch, err?: Error): void {
     this.#buffered -= batch.bytes;
-    for (const settle of batch.settles) settle?.(err);
+    for (const settle of batch.onDurable) settle?.(err);
     this.#admitWaiters();
     if (this.#spaceWaiters.length > 0) {
       const still = [];
@@ -194,12 +196,12 @@ export class Batcher {
     for (const w of this.#waiters.splice(0)) {
       records++;
       w.onAdmitted?.(err);
-      w.onDelivered?.(err);
+      w.onDurable?.(err);
     }
     this.flushAll();
     for (const batch of this.#ready.splice(0)) {
       records += batch.records.length;
-      for (const s of batch.settles) if (s === null) alreadySettled++;
+      for (const s of batch.onDurable) if (s === null) alreadySettled++;
       this.complete(batch, err);
     }
     return { records, alreadySettled };
@@ -209,7 +211,7 @@ export class Batcher {
     return this.#buffered === 0 || this.#buffered + bytes <= this.#opts.maxBufferedBytes;
   }
 
-  #append(topic: string, record: OutboundRecord, bytes: number, onDelivered: Settle | null): void {
+  #append(topic: string, record: OutboundRecord, bytes: number, onDurable: Settle | null): void {
     const { maxRecords, maxBytes, lingerMs, framingBytesPerRecord = 0 } = this.#opts;
     let open = this.#open.get(topic);
     if (
@@ -222,14 +224,14 @@ export class Batcher {
       open = undefined;
     }
     if (open === undefined) {
-      const batch: PendingBatch = { topic, records: [], settles: [], bytes: 0 };
+      const batch: OpenBatch = { topic, records: [], onDurable: [], bytes: 0 };
       const timer = setTimeout(() => this.#close(topic), lingerMs);
       open = { batch, timer };
       this.#open.set(topic, open);
     }
     const { batch } = open;
     batch.records.push(record);
-    batch.settles.push(onDelivered);
+    batch.onDurable.push(onDurable);
     batch.bytes += bytes;
     this.#buffered += bytes;
     if (
@@ -253,7 +255,7 @@ export class Batcher {
       const w = this.#waiters[0]!;
       if (!this.#fits(w.bytes)) return;
       this.#waiters.shift();
-      this.#append(w.topic, w.record, w.bytes, w.onDelivered);
+      this.#append(w.topic, w.record, w.bytes, w.onDurable);
       w.onAdmitted?.();
     }
   }

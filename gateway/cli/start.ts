@@ -9,7 +9,8 @@ import { ConfigError, type ConfigOverrides, loadConfigFile, overridesFromEnv } f
 import { LOG_LEVELS } from '../config/schema.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { spoolDirectory, startGateway } from '../main.ts';
+import { startGateway } from '../main.ts';
+import { spoolDirectory } from '../spool/stage.ts';
 import { startupFailure } from './startup-error.ts';
 
 const DEBUG_LEVELS: ReadonlySet<string> = new Set(['debug', 'trace']);

@@ -1,6 +1,7 @@
-// The dead-letter path: a message that cannot become a record of its route becomes a DeadLetter
-// record (schemas/deadletter.avsc) with the raw payload and a reason, produced to the dead-letter
-// topic like any other record. Nothing is dropped silently.
+// The dead-letter path: a message that cannot become a record of its route, or a record Kafka
+// refused for good, becomes a DeadLetter record (schemas/deadletter.avsc) with the raw payload
+// and a reason, produced to the dead-letter topic like any other record. Nothing is dropped
+// silently.
 import { fileURLToPath } from 'node:url';
 import { type LoadedSchema, loadSchema } from '../codec/avro.ts';
 import type { DeadLetterReason, OutboundRecord } from '../contracts.ts';
@@ -36,9 +37,12 @@ export class DeadLetterEncoder {
     };
   }
 
-  /** SHA-256 of the dead-letter schema's canonical form, hex (its `avro-schema-fingerprint`). */
-  get fingerprint(): string {
-    return this.#schema.fingerprint;
+  /**
+   * The dead-letter schema: its file, and the SHA-256 of its canonical form, hex (the
+   * `avro-schema-fingerprint` of dead letters).
+   */
+  get schema(): { readonly file: string; readonly fingerprint: string } {
+    return { file: DEADLETTER_SCHEMA_PATH, fingerprint: this.#schema.fingerprint };
   }
 
   encode(input: DeadLetterInput): OutboundRecord {
@@ -53,5 +57,22 @@ export class DeadLetterEncoder {
       },
       timestamp: input.receivedAt,
     };
+  }
+
+  /**
+   * The dead letter of a record Kafka refused for good (kafka_rejected): its payload is the Avro
+   * value Kafka refused; the client, QoS and route are those of the message it was made from.
+   */
+  kafkaRejected(topic: string, record: OutboundRecord, reason: string): OutboundRecord {
+    return this.encode({
+      reason: 'kafka_rejected',
+      detail: `Kafka refused the record for topic ${topic}: ${reason}`,
+      mqttTopic: record.headers['mqtt-topic']?.toString() ?? '',
+      clientId: record.origin?.clientId ?? '',
+      qos: record.origin?.qos ?? 1,
+      route: record.origin?.route ?? null,
+      payload: record.value,
+      receivedAt: record.timestamp,
+    });
   }
 }

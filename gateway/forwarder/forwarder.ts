@@ -8,20 +8,29 @@
 //               dead-letter topic rejects it too, it is dropped and counted (deadletter_rejected).
 // With a framer (the Confluent wire format), each batch passes it on its way to the sink; a batch
 // it cannot frame yet (a schema id not known: registry out of reach) goes back to the front of the
-// queue, without backoff and without counting against Kafka; the framer calls onReady when it can.
-// Batches of other topics keep flowing meanwhile.
+// queue, without backoff and without counting against Kafka; when the framer can frame it, the
+// wiring calls sendSoon (as it does when the batcher has a batch ready). Batches of other topics
+// keep flowing meanwhile.
 // It also says whether Kafka is up (weir_kafka_up, the kafka_down condition): up while the last
 // produce succeeded and Kafka answered the last probe — a metadata request every second, traffic
 // or not, that counts as failed when unanswered for kafka.requestTimeoutMs. So a hung broker is
 // down after about requestTimeoutMs, even when no send is waiting on it.
 import type { Logger } from 'pino';
-import type { Batcher, PendingBatch } from '../batcher/batcher.ts';
-import type { Batch, BatchOutcome, Framer, OutboundRecord, Sink } from '../contracts.ts';
+import type {
+  Batch,
+  BatchOutcome,
+  BatchSource,
+  Framer,
+  OutboundRecord,
+  PendingBatch,
+  Sink,
+} from '../contracts.ts';
 import { describeConnectionError, errorMessage, WeirError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface ForwarderOptions {
-  readonly batcher: Batcher;
+  /** Where batches come from (the batcher). */
+  readonly batcher: BatchSource;
   readonly sink: Sink;
   /** Rewrites values before the sink (e.g. the Confluent wire format); none: sent as they are. */
   readonly framer?: Framer;
@@ -65,20 +74,18 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
-    opts.batcher.onReady = () => this.#schedule();
-    if (opts.framer !== undefined) opts.framer.onReady = () => this.#schedule();
   }
 
   get kafkaConnected(): boolean {
     return this.#connected;
   }
 
-  /** The WeirError code of the last failure while Kafka is down (e.g. WEIR_KAFKA_AUTH), else null. */
   /** Why Kafka is not reachable, in one sentence ("Kafka at host:port refused the connection"); null while it is. */
   get kafkaProblem(): string | null {
     return this.#connected ? null : this.#problem;
   }
 
+  /** The WeirError code of the last failure while Kafka is down (e.g. WEIR_KAFKA_AUTH), else null. */
   get kafkaErrorCode(): string | null {
     if (this.#connected) return null;
     // A probe that went unanswered says more (a hang) than the send that timed out behind it.
@@ -93,6 +100,15 @@ export class Forwarder {
     if (this.#probeDeadline !== null) clearTimeout(this.#probeDeadline);
     this.#probeTimer = null;
     this.#probeDeadline = null;
+  }
+
+  /**
+   * A batch is ready (the batcher's onReady), or one that waited can be framed now (the
+   * framer's): sends what is ready once the rest of this tick has added its records — or, while
+   * a send is failing, when the backoff wait is over.
+   */
+  sendSoon(): void {
+    this.#schedule();
   }
 
   /** Sends what is ready right away, skipping any backoff wait (used when draining). */
@@ -211,7 +227,7 @@ export class Forwarder {
     const taken = batcher.takeReady();
     if (taken.length === 0) return;
     // One batch per topic was taken, so a batch that waits for the framer keeps its topic's order
-    // by going back to the front; the framer's onReady offers it again.
+    // by going back to the front; the framer's onReady offers it again (sendSoon).
     const batches: PendingBatch[] = [];
     const toSink: Batch[] = [];
     const waiting: PendingBatch[] = [];
@@ -323,11 +339,13 @@ export class Forwarder {
     );
     metrics.deadLetters.inc({ reason: 'kafka_rejected' }, batch.records.length);
     // The records move into the dead-letter topic with their callbacks: a QoS 1 device is
-    // acknowledged only once its dead letter is in Kafka. Their bytes were already counted.
+    // acknowledged only once its dead letter is in Kafka. The dead letters take the place of the
+    // batch's records, whose bytes leave the bound just after, so they do not wait for room.
     batch.records.forEach((record, i) => {
-      batcher.add(deadLetterTopic, toDeadLetter(batch.topic, record, reason), null, batch.settles[i]!, true);
+      const deadLetter = toDeadLetter(batch.topic, record, reason);
+      batcher.addWithoutWaiting(deadLetterTopic, deadLetter, batch.onDurable[i]!);
     });
-    batcher.complete({ ...batch, settles: [] });
+    batcher.complete({ ...batch, onDurable: [] });
   }
 }
 

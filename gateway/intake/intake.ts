@@ -3,7 +3,6 @@
 // message for its content: bad input becomes a dead letter and the device is acknowledged as
 // usual, so one device's bad payload cannot disturb anyone. It refuses only a publish into a topic
 // whose key segment is another device's id (see Intake in contracts.ts).
-import type { RecordDecoder } from '../codec/avro.ts';
 import type {
   InboundMessage,
   Intake,
@@ -15,18 +14,8 @@ import type {
 import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
 import { WeirError } from '../errors.ts';
 import { type Metrics, NO_ROUTE, type RouteTraffic } from '../metrics.ts';
-import type { TopicPattern } from '../router/pattern.ts';
 import type { Router } from '../router/router.ts';
-
-export interface CompiledRoute {
-  readonly name: string;
-  readonly pattern: TopicPattern;
-  readonly kafkaTopic: string;
-  readonly keySegment: string;
-  readonly decoder: RecordDecoder;
-  /** Headers every record of the route carries (gateway id, schema fingerprint). */
-  readonly fixedHeaders: Readonly<Record<string, Buffer>>;
-}
+import type { CompiledRoute } from './routes.ts';
 
 /** A topic's route, the fields its levels give, and the key and headers its records share. */
 interface TopicTarget {

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { PresentedCertificate } from '../auth/authenticator.ts';
 import { DEVICE_ID } from '../config/schema.ts';
 import { rateLimited } from '../log.ts';
 
@@ -22,11 +23,8 @@ export type Transport = 'tcp' | 'tls' | 'websocket';
 export interface ConnectionInfo {
   readonly transport: Transport;
   readonly remoteAddress: string;
-  /**
-   * The client certificate: null when none was presented; 'unverified' when one was presented
-   * that does not chain to the CA (or names no usable device id); else the identity it names.
-   */
-  readonly certificate: { readonly identity: string } | 'unverified' | null;
+  /** The client certificate: none, not verified, or the identity it names. */
+  readonly certificate: PresentedCertificate;
 }
 
 export type ListenerSpec =

@@ -1,26 +1,29 @@
 // The pump moves records from the spool into the batcher, in spool order, keeping the batcher's
 // memory bound, and marks each record done in the spool when Kafka has acknowledged it. An
 // optional byte-rate cap paces the drain for thin uplinks (it applies to live traffic and backlog
-// alike: both flow through the spool in order).
-import type { Batcher } from '../batcher/batcher.ts';
-import type { DiskSpool } from './disk/spool.ts';
+// alike: both flow through the spool in order). It sees the spool as a SpoolReader and the
+// batcher as a RecordBuffer (contracts.ts).
+import type { RecordBuffer, SpoolReader } from '../contracts.ts';
 
-export interface PumpOptions {
-  readonly spool: DiskSpool;
-  readonly batcher: Batcher;
-  /** The batcher's memory bound; the pump refills once it is half empty. */
+export interface PumpOptions<Entry> {
+  readonly spool: SpoolReader<Entry>;
+  readonly batcher: RecordBuffer;
+  /**
+   * The batcher's memory bound as the pump keeps it: it reads no more than fits below it, and
+   * refills once it is half empty.
+   */
   readonly maxBufferedBytes: number;
   /** 0 = no cap. */
   readonly maxBytesPerSec: number;
 }
 
-export class SpoolPump {
-  readonly #o: PumpOptions;
+export class SpoolPump<Entry> {
+  readonly #o: PumpOptions<Entry>;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
 
-  constructor(opts: PumpOptions) {
+  constructor(opts: PumpOptions<Entry>) {
     this.#o = opts;
   }
 
@@ -63,15 +66,9 @@ export class SpoolPump {
       let bytes = 0;
       for (const r of records) {
         const entry = r.entry;
-        batcher.add(
-          r.topic,
-          r.record,
-          null,
-          (err) => {
-            if (!err) spool.done(entry);
-          },
-          true,
-        );
+        batcher.addWithoutWaiting(r.topic, r.record, (err) => {
+          if (!err) spool.done(entry);
+        });
         bytes += r.record.value.length;
       }
       tokens -= bytes;

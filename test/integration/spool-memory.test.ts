@@ -3,7 +3,7 @@
 // batches) however large the backlog on disk grows.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { spoolReadAheadBytes } from '../../gateway/main.ts';
+import { spoolReadAheadBytes } from '../../gateway/spool/stage.ts';
 import { connectDevice, publishSequence } from '../support/devices.ts';
 import { freePort } from '../support/faults.ts';
 import { startTestGateway } from '../support/gateway.ts';

@@ -12,7 +12,7 @@ import { createModel } from '../../device-sim/plan.ts';
 import { writeReport } from '../../device-sim/report.ts';
 import type { VerifyResult } from '../../device-sim/verify/verify.ts';
 import { loadConfigFile } from '../../gateway/config/load.ts';
-import { compileRoutes } from '../../gateway/main.ts';
+import { compileRoutes } from '../../gateway/intake/routes.ts';
 import { Router } from '../../gateway/router/router.ts';
 import { createTopic, testKafka, testKafkaBrokers } from '../helpers/kafka.ts';
 import { examplePath } from '../support/gateway.ts';

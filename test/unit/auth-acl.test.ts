@@ -7,7 +7,7 @@ import { loadConfigFile } from '../../gateway/config/load.ts';
 import type { OutboundRecord, RecordQueue } from '../../gateway/contracts.ts';
 import { DeadLetterEncoder } from '../../gateway/deadletter/deadletter.ts';
 import { RoutingIntake } from '../../gateway/intake/intake.ts';
-import { compileRoutes } from '../../gateway/main.ts';
+import { compileRoutes } from '../../gateway/intake/routes.ts';
 import { createMetrics } from '../../gateway/metrics.ts';
 import { Router } from '../../gateway/router/router.ts';
 

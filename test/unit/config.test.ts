@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile, parseConfig } from '../../gateway/config/load.ts';
-import { compileRoutes } from '../../gateway/main.ts';
+import { compileRoutes } from '../../gateway/intake/routes.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const example = path.join(root, 'deploy/weir.example.yaml');

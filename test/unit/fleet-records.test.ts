@@ -10,7 +10,7 @@ import { INVALID_KINDS, invalidPayload, oversizePayload, readingPayload } from '
 import { planDevices } from '../../device-sim/plan.ts';
 import { loadSchema } from '../../gateway/codec/avro.ts';
 import { loadConfigFile } from '../../gateway/config/load.ts';
-import { compileRoutes } from '../../gateway/main.ts';
+import { compileRoutes } from '../../gateway/intake/routes.ts';
 import { Router } from '../../gateway/router/router.ts';
 
 const example = fileURLToPath(new URL('../../deploy/weir.example.yaml', import.meta.url));

@@ -2,23 +2,22 @@
 // contracts.ts; this is the one file that knows them all. A stage that takes more than a
 // constructor to build is built by its own stage.ts (source/, spool/, registry/); the status side
 // (http/ops.ts, http/reading.ts) and the steps of stopping (shutdown.ts) see the parts through the
-// little they need of them.
-import type { Logger } from 'pino';
+// little they need of them. What a running gateway offers is in gateway.ts.
 import { Batcher } from './batcher/batcher.ts';
 import { MemoryQueue } from './batcher/memory-queue.ts';
 import type { LoadedConfig } from './config/load.ts';
-import type { RecordQueue, Sink } from './contracts.ts';
+import type { RecordQueue } from './contracts.ts';
 import { DeadLetterEncoder } from './deadletter/deadletter.ts';
 import { Forwarder } from './forwarder/forwarder.ts';
+import type { Gateway, GatewayOptions } from './gateway.ts';
 import type { Phase } from './http/assess.ts';
 import { probeDisk } from './http/disk.ts';
 import { startOps } from './http/ops.ts';
 import { gatewayReading } from './http/reading.ts';
-import type { GatewayStatus } from './http/status.ts';
 import { weirVersion } from './http/version.ts';
 import { RoutingIntake } from './intake/intake.ts';
 import { compileRoutes } from './intake/routes.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
 import { HEADER_BYTES } from './registry/framing.ts';
 import { openRegistryStage } from './registry/stage.ts';
 import { Router } from './router/router.ts';
@@ -37,36 +36,7 @@ import {
   startSpoolPump,
 } from './spool/stage.ts';
 
-export interface GatewayOptions {
-  readonly log: Logger;
-  /** Replaces the Kafka sink (benchmarks use the blackhole sink). */
-  readonly sink?: Sink;
-  /** Backoff bounds of the forwarder; tests shorten them. */
-  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
-  /** How often the schema registry is asked again (out of reach: backoff; refused: pause); tests shorten them. */
-  readonly registryRetry?: { readonly initialMs: number; readonly maxMs: number; readonly refusedMs: number };
-}
-
-export interface Gateway {
-  /** The plain TCP listener (the first listener when plain TCP is off). */
-  readonly mqtt: { readonly host: string; readonly port: number };
-  /** Every MQTT listener (tcp, tls, websocket) with its bound address. */
-  readonly listeners: BrokerSource['listeners'];
-  /** The operations listener (metrics, health, status page); null when http.enabled is false. */
-  readonly http: { readonly host: string; readonly port: number } | null;
-  readonly metrics: Metrics;
-  /** What /status answers. */
-  status(): GatewayStatus;
-  /** The spool, when enabled. */
-  readonly spool: DiskSpool | null;
-  /**
-   * Reads auth.usersFile again; returns the number of devices, or null without a users file.
-   * Throws (a WeirError) on a bad file, keeping the logins it had.
-   */
-  reloadUsers(): number | null;
-  /** Stops intake, drains buffered records to Kafka within the drain timeout, closes Kafka. */
-  stop(): Promise<{ drained: boolean }>;
-}
+export type { Gateway, GatewayOptions } from './gateway.ts';
 
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): Promise<Gateway> {
   const { config } = loaded;

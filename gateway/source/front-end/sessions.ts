@@ -50,6 +50,9 @@ export class SessionStore {
       session = undefined;
     const present = session !== undefined && !cleanStart;
     if (!present) {
+      // A connection still holding the dropped session (a takeover with a clean start) must not
+      // keep it when it closes.
+      if (session !== undefined) session.owner = null;
       session = { clientId, unreleased: new Set(), settling: new Map(), owner, expiresAt: 0 };
     }
     session!.owner = owner;

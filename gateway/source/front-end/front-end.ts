@@ -11,7 +11,6 @@
 // down); messages already handed to the intake are the intake's to finish.
 import type { Duplex } from 'node:stream';
 import type { ConnectionInfo } from '../listeners.ts';
-import { prefillPacketLengthCache } from '../packet-cache.ts';
 import { DeviceConnection, type FrontEndCore } from './connection.ts';
 import { SessionStore } from './sessions.ts';
 import { type DeviceMessage, type FrontEndOptions, type ResolvedOptions, resolveOptions } from './types.ts';
@@ -30,8 +29,6 @@ export interface FrontEnd {
 export function createFrontEnd(options: FrontEndOptions): FrontEnd {
   const opts: ResolvedOptions = resolveOptions(options);
   const { intake, log } = opts;
-  // mqtt-packet's encoder (CONNACK, SUBACK, …) would otherwise pin memory over time.
-  prefillPacketLengthCache();
 
   const sessions = new SessionStore(opts.maxSessions);
   /** Every connection not yet closed, registered or not. */

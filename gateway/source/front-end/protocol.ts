@@ -1,0 +1,100 @@
+// MQTT facts the front end needs, for both versions: the reason codes it sends (MQTT 5 §2.4) and
+// the CONNACK codes of 3.1.1, topic name rules, and the packets it writes. Acknowledgements
+// (PUBACK, PUBREC, PUBCOMP) are written by hand — four or five bytes, the same in both versions
+// when the reason is success — because they are per message; everything else is rare and goes
+// through mqtt-packet's encoder.
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { LoginRefusal } from './types.ts';
+
+export type ProtocolVersion = 3 | 4 | 5;
+
+/** MQTT 5 reason codes the front end sends. */
+export const REASON = {
+  success: 0x00,
+  noSubscriptionExisted: 0x11,
+  unspecifiedError: 0x80,
+  malformedPacket: 0x81,
+  protocolError: 0x82,
+  clientIdentifierNotValid: 0x85,
+  badUserNameOrPassword: 0x86,
+  notAuthorized: 0x87,
+  serverUnavailable: 0x88,
+  serverBusy: 0x89,
+  serverShuttingDown: 0x8b,
+  keepAliveTimeout: 0x8d,
+  sessionTakenOver: 0x8e,
+  topicNameInvalid: 0x90,
+  packetIdentifierNotFound: 0x92,
+  packetTooLarge: 0x95,
+  quotaExceeded: 0x97,
+  topicAliasInvalid: 0x94,
+} as const;
+
+/** 3.1.1 CONNACK return codes. */
+export const RETURN_CODE_311 = {
+  accepted: 0,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  badUserNameOrPassword: 4,
+  notAuthorized: 5,
+} as const;
+
+/** The CONNACK code of a refused login, per version. */
+export function connackRefusal(reason: LoginRefusal, version: ProtocolVersion): number {
+  if (version === 5) {
+    switch (reason) {
+      case 'bad_credentials':
+        return REASON.badUserNameOrPassword;
+      case 'not_authorized':
+        return REASON.notAuthorized;
+      case 'client_id':
+        return REASON.clientIdentifierNotValid;
+      case 'busy':
+        return REASON.serverBusy;
+    }
+  }
+  switch (reason) {
+    case 'bad_credentials':
+      return RETURN_CODE_311.badUserNameOrPassword;
+    case 'not_authorized':
+      return RETURN_CODE_311.notAuthorized;
+    case 'client_id':
+      return RETURN_CODE_311.identifierRejected;
+    case 'busy':
+      return RETURN_CODE_311.serverUnavailable;
+  }
+}
+
+/** First byte of each acknowledgement the front end writes. */
+export const PUBACK = 0x40;
+export const PUBREC = 0x50;
+export const PUBCOMP = 0x70;
+
+/**
+ * A topic a device may publish to: not empty, no wildcard, no NUL [MQTT-3.3.2-2, MQTT-4.7.3-1,
+ * MQTT-4.7.3-2]. One pass over the characters.
+ */
+export function validTopicName(topic: string): boolean {
+  const n = topic.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0x23 /* # */ || c === 0x2b /* + */ || c === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Encodes a packet for a connection of `version` (mqtt-packet's encoder). Only rare packets come
+ * here (CONNACK, SUBACK, UNSUBACK), of a few distinct lengths, so mqtt-packet's cache of encoded
+ * lengths (see packet-cache.ts) pins a few slabs at most; its 16,384-length prefill, which costs
+ * ~35 MB of RSS at start, is left to the aedes source that needs it.
+ */
+export function encode(packet: Packet, version: ProtocolVersion): Buffer {
+  return mqttPacket.generate(packet, { protocolVersion: version });
+}
+
+/** A v5 DISCONNECT with a reason code. */
+export function disconnectPacket(reason: number): Buffer {
+  return Buffer.from([0xe0, 1, reason]);
+}

@@ -10,11 +10,11 @@ export class WeirError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WeirError';
     this.code = code;
-    this.retriable = options.retriable ?? ERROR_CODES[code].retriable;
+    this.retriable = ERROR_CODES[code].retriable;
   }
 }
 

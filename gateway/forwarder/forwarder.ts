@@ -170,11 +170,7 @@ export class Forwarder {
       new Promise<WeirError>((resolve) => {
         this.#probeDeadline = setTimeout(
           () =>
-            resolve(
-              new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka answered no probe within ${timeoutMs} ms`, {
-                retriable: true,
-              }),
-            ),
+            resolve(new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka answered no probe within ${timeoutMs} ms`)),
           timeoutMs,
         );
         this.#probeDeadline.unref();

@@ -10,7 +10,7 @@
 //   skipped for the next; any other answer is final. The longest a call takes is thus
 //   urls.length × requestTimeoutMs.
 // - No call retries on its own beyond that one pass. When every URL failed the call throws a
-//   RegistryError with retriable: true (WEIR_REGISTRY_UNREACHABLE, or WEIR_REGISTRY_SERVER_ERROR
+//   RegistryError whose code is retriable (WEIR_REGISTRY_UNREACHABLE, or WEIR_REGISTRY_SERVER_ERROR
 //   when a registry answered 5xx, 408 or 429); the caller decides when to try again (the forwarder keeps the
 //   record spooled).
 // - A refusal is final and not retriable: WEIR_REGISTRY_AUTH (401/403), WEIR_REGISTRY_NOT_FOUND
@@ -53,16 +53,12 @@ export class RegistryError extends WeirError {
     message: string,
     options: {
       cause?: unknown;
-      retriable?: boolean;
       status?: number;
       registryCode?: number;
       detail?: string;
     } = {},
   ) {
-    super(code, message, {
-      cause: options.cause,
-      ...(options.retriable !== undefined && { retriable: options.retriable }),
-    });
+    super(code, message, { cause: options.cause });
     this.name = 'RegistryError';
     this.status = options.status;
     this.registryCode = options.registryCode;
@@ -241,7 +237,7 @@ export class SchemaRegistryClient {
     throw new RegistryError(
       serverError ? 'WEIR_REGISTRY_SERVER_ERROR' : 'WEIR_REGISTRY_UNREACHABLE',
       `no schema registry answered ${method} /${path}: ${failures.join('; ')}`,
-      { retriable: true, cause: lastError },
+      { cause: lastError },
     );
   }
 
@@ -320,10 +316,7 @@ function refusal(a: Answer, method: string, path: string): RegistryError {
   const what = `${method} /${path}: HTTP ${a.status}${registryCode === undefined ? '' : ` (${registryCode})`} ${message}`;
   const opts = { status: a.status, registryCode, ...(message !== '' && { detail: message }) };
   if (a.status >= 500 || a.status === 408 || a.status === 429)
-    return new RegistryError('WEIR_REGISTRY_SERVER_ERROR', `schema registry failed ${what}`, {
-      ...opts,
-      retriable: true,
-    });
+    return new RegistryError('WEIR_REGISTRY_SERVER_ERROR', `schema registry failed ${what}`, opts);
   if (a.status === 401 || a.status === 403)
     return new RegistryError('WEIR_REGISTRY_AUTH', `schema registry refused the credentials: ${what}`, opts);
   if (a.status === 404)

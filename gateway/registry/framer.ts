@@ -315,7 +315,7 @@ export class RegistryFramer implements Framer {
     return new WeirError(
       'WEIR_REGISTRY_ID_PENDING',
       `the schema id for subject ${subject} is not known yet (schema registry ${this.#up ? 'being asked' : 'out of reach'})`,
-      { retriable: true },
+      {},
     );
   }
 }

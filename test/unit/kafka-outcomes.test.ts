@@ -76,10 +76,10 @@ describe('one batch', () => {
 
   test("weir's own errors and plain network errors are retry", () => {
     for (const error of [
-      new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', { retriable: true }),
-      new WeirError('WEIR_KAFKA_TIMEOUT', 'no delivery report in time', { retriable: true }),
-      new WeirError('WEIR_KAFKA_AUTH', 'Kafka refused the SASL credentials', { retriable: true }),
-      new WeirError('WEIR_KAFKA_INCOMPLETE', 'sending again', { retriable: true }),
+      new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected'),
+      new WeirError('WEIR_KAFKA_TIMEOUT', 'no delivery report in time'),
+      new WeirError('WEIR_KAFKA_AUTH', 'Kafka refused the SASL credentials'),
+      new WeirError('WEIR_KAFKA_INCOMPLETE', 'sending again'),
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { code: 'ECONNREFUSED' }),
     ]) {
       assert.deepEqual(batchOutcome(error), { status: 'retry', error });

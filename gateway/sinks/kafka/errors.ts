@@ -31,7 +31,6 @@ export function kafkaErrorType(err: unknown): string | null {
 export function noAnswer(what: string, ms: number, cause?: unknown): WeirError {
   return new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka answered no ${what} within ${ms} ms`, {
     cause,
-    retriable: true,
   });
 }
 
@@ -42,7 +41,7 @@ export function kafkajsTimedOut(err: unknown): boolean {
 }
 
 export function notConnected(): WeirError {
-  return new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected', { retriable: true });
+  return new WeirError('WEIR_KAFKA_NOT_CONNECTED', 'Kafka producer not connected');
 }
 
 export function closedError(): WeirError {

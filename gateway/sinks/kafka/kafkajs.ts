@@ -123,7 +123,7 @@ export class KafkajsSink extends KafkaAdapter<Producer> {
       throw new WeirError(
         'WEIR_KAFKA_INCOMPLETE',
         `Kafka client reported success without writing to ${skipped.join(', ')}; sending again`,
-        { retriable: true },
+        {},
       );
     }
     return batches.map(() => null);

@@ -91,9 +91,7 @@ export class PlatformaticSink extends KafkaAdapter<Producer> {
       timer = setTimeout(
         () =>
           reject(
-            new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka did not answer a produce within ${deadlineMs} ms`, {
-              retriable: true,
-            }),
+            new WeirError('WEIR_KAFKA_TIMEOUT', `Kafka did not answer a produce within ${deadlineMs} ms`),
           ),
         deadlineMs,
       );

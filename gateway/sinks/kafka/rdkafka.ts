@@ -146,7 +146,6 @@ export class RdkafkaSink extends KafkaAdapter<RdkafkaProducer> {
       if (security !== null) throw security;
       throw new WeirError('WEIR_KAFKA_UNREACHABLE', `Kafka unreachable: ${(err as Error).message}`, {
         cause: err,
-        retriable: true,
       });
     }
     // Topics are created once the producer is connected: a refused login or certificate shows
@@ -169,14 +168,12 @@ export class RdkafkaSink extends KafkaAdapter<RdkafkaProducer> {
         'Kafka refused the SASL credentials or mechanism (kafka.sasl)',
         {
           cause: err,
-          retriable: true,
         },
       );
     }
     if (code === ERR_SSL) {
       return new WeirError('WEIR_KAFKA_TLS', `TLS to Kafka failed (kafka.tls): ${err.message}`, {
         cause: err,
-        retriable: true,
       });
     }
     return null;
@@ -248,9 +245,7 @@ export class RdkafkaSink extends KafkaAdapter<RdkafkaProducer> {
     let stopped = false;
     batches.forEach((b, i) => {
       if (stopped) {
-        errors[i] = new WeirError('WEIR_KAFKA_NOT_SENT', 'not sent: an earlier batch of the call failed', {
-          retriable: true,
-        });
+        errors[i] = new WeirError('WEIR_KAFKA_NOT_SENT', 'not sent: an earlier batch of the call failed');
         return;
       }
       for (const r of b.records) {
@@ -292,7 +287,7 @@ export class RdkafkaSink extends KafkaAdapter<RdkafkaProducer> {
       if (errors[i] !== null) return;
       const report = pending.reports[index];
       if (report === undefined) {
-        errors[i] = new WeirError('WEIR_KAFKA_TIMEOUT', 'no delivery report in time', { retriable: true });
+        errors[i] = new WeirError('WEIR_KAFKA_TIMEOUT', 'no delivery report in time');
       } else if (report !== null) {
         errors[i] = this.#toError(report);
       }

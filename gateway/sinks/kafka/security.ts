@@ -134,13 +134,12 @@ export function securityError(err: unknown): WeirError | null {
       return new WeirError(
         'WEIR_KAFKA_AUTH',
         'Kafka refused the SASL credentials or mechanism (kafka.sasl)',
-        { cause: o, retriable: true },
+        { cause: o },
       );
     }
     if (typeof o.code === 'string' && (TLS_VERIFY_CODES.has(o.code) || o.code.startsWith('ERR_SSL_'))) {
       return new WeirError('WEIR_KAFKA_TLS', `TLS to Kafka failed (kafka.tls): ${o.code}`, {
         cause: o,
-        retriable: true,
       });
     }
   }

@@ -219,13 +219,13 @@ export class DiskSpool {
   }
 
   /**
-   * Appends a record. `onAccepted` runs once the record is admitted (QoS 0 acknowledges then);
+   * Appends a record. `onAdmitted` runs once the record is admitted (QoS 0 acknowledges then);
    * `onDurable` once the fsync covering it has returned (QoS 1/2). Either may be null. With
    * `block`, a full spool delays both — that is the backpressure. With a drop policy, a record
    * given up is still "accepted": its callbacks run without error and the drop is counted.
    */
-  append(topic: string, record: OutboundRecord, onAccepted: Settle | null, onDurable: Settle | null): void {
-    this.#writer.append(topic, record, onAccepted, onDurable);
+  append(topic: string, record: OutboundRecord, onAdmitted: Settle | null, onDurable: Settle | null): void {
+    this.#writer.append(topic, record, onAdmitted, onDurable);
   }
 
   /** Resolves when records are written beyond what the reader has read (at once if they are). */

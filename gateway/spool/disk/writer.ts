@@ -42,7 +42,7 @@ interface PendingAppend {
 }
 
 interface Waiter extends PendingAppend {
-  readonly onAccepted: Settle | null;
+  readonly onAdmitted: Settle | null;
 }
 
 interface EncodedGroup {
@@ -128,10 +128,10 @@ export class SpoolWriter {
   }
 
   /** See DiskSpool.append. */
-  append(topic: string, record: OutboundRecord, onAccepted: Settle | null, onDurable: Settle | null): void {
+  append(topic: string, record: OutboundRecord, onAdmitted: Settle | null, onDurable: Settle | null): void {
     if (this.#closed) {
-      const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool is closed', { retriable: true });
-      onAccepted?.(err);
+      const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool is closed');
+      onAdmitted?.(err);
       onDurable?.(err);
       return;
     }
@@ -139,7 +139,7 @@ export class SpoolWriter {
     if (this.#waiters.length > 0 || !this.#fits(bytes)) {
       if (this.#o.whenFull === 'dropNewest') {
         this.#o.events.dropped(1);
-        onAccepted?.();
+        onAdmitted?.();
         onDurable?.();
         return;
       }
@@ -148,13 +148,13 @@ export class SpoolWriter {
         this.#waiters.length === 0 &&
         this.#dropOldestUntilFits(bytes)
       ) {
-        this.#admit({ topic, record, bytes, onDurable }, onAccepted);
+        this.#admit({ topic, record, bytes, onDurable }, onAdmitted);
         return;
       }
-      this.#waiters.push({ topic, record, bytes, onDurable, onAccepted });
+      this.#waiters.push({ topic, record, bytes, onDurable, onAdmitted });
       return;
     }
-    this.#admit({ topic, record, bytes, onDurable }, onAccepted);
+    this.#admit({ topic, record, bytes, onDurable }, onAdmitted);
   }
 
   /** Admits the appends waiting for space, in order, as far as they fit now. */
@@ -165,7 +165,7 @@ export class SpoolWriter {
         if (this.#o.whenFull !== 'dropOldest' || !this.#dropOldestUntilFits(w.bytes)) return;
       }
       this.#waiters.shift();
-      this.#admit(w, w.onAccepted);
+      this.#admit(w, w.onAdmitted);
     }
   }
 
@@ -189,11 +189,9 @@ export class SpoolWriter {
    */
   async stop(): Promise<void> {
     this.#closed = true;
-    const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool closed before the record could be written', {
-      retriable: true,
-    });
+    const err = new WeirError('WEIR_SPOOL_CLOSED', 'spool closed before the record could be written');
     for (const w of this.#waiters.splice(0)) {
-      w.onAccepted?.(err);
+      w.onAdmitted?.(err);
       w.onDurable?.(err);
     }
     while (this.#writerRunning) await this.#writing;
@@ -216,10 +214,10 @@ export class SpoolWriter {
     );
   }
 
-  #admit(p: PendingAppend, onAccepted: Settle | null): void {
+  #admit(p: PendingAppend, onAdmitted: Settle | null): void {
     this.#pending.push(p);
     this.#pendingBytes += p.bytes;
-    onAccepted?.();
+    onAdmitted?.();
     if (!this.#writerRunning) {
       this.#writerRunning = true;
       this.#writing = this.#writeLoop();
@@ -291,7 +289,6 @@ export class SpoolWriter {
         this.#writeFailed(err as Error);
         const e = new WeirError('WEIR_SPOOL_WRITE', 'writing to the spool failed', {
           cause: err,
-          retriable: true,
         });
         for (const p of group) p.onDurable?.(e);
         return;
@@ -346,7 +343,6 @@ export class SpoolWriter {
       this.#writeFailed(err as Error);
       const e = new WeirError('WEIR_SPOOL_FSYNC', 'fsync of the spool failed', {
         cause: err,
-        retriable: true,
       });
       for (const cb of callbacks) cb(e);
       return;

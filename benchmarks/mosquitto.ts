@@ -4,13 +4,14 @@
 // how and records that it was not measured).
 //
 //   node benchmarks/mosquitto.ts [--quick] [--duration MS] [--connections N] [--window K]
-import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { freePort } from '../device-sim/demo/gateway-process.ts';
+import { ensureMosquitto } from './lib/mosquitto.ts';
 import { num, parseCaseArgs } from './lib/options.ts';
 import { BENCH_DIR, cpuSeconds, runDir, type Server, startPublisher, startServer } from './lib/procs.ts';
+import { profile } from './lib/profile.ts';
 import { writeResult } from './result.ts';
 
 const values = parseCaseArgs({ duration: { type: 'string' } });
@@ -20,25 +21,10 @@ const WARMUP = quick ? 1000 : 3000;
 const CONNECTIONS = num(values.connections, 20);
 const WINDOW = num(values.window, 200);
 const dir = runDir('mosquitto');
+/** The Pi-class profile's memory cap (lib/profile.ts), as mosquitto's own memory_limit. */
+const cap = profile().memoryMb;
 
-function mosquittoBinary(): string | null {
-  for (const p of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']) {
-    if (spawnSync(p, ['-h']).error === undefined) return p;
-  }
-  return null;
-}
-
-let bin = mosquittoBinary();
-if (bin === null && process.getuid?.() === 0) {
-  process.stderr.write('mosquitto: not installed; apt-get install -y mosquitto\n');
-  try {
-    execFileSync('apt-get', ['install', '-y', 'mosquitto'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  } catch {
-    execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    execFileSync('apt-get', ['install', '-y', 'mosquitto'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  bin = mosquittoBinary();
-}
+const found = ensureMosquitto((line) => process.stderr.write(`mosquitto: ${line}\n`));
 const config = {
   quick,
   durationMs: DURATION,
@@ -47,12 +33,12 @@ const config = {
   window: WINDOW,
   qos: 1,
 };
-if (bin === null) {
+if (found === null) {
   process.stderr.write('mosquitto: not installed (as root: apt-get install -y mosquitto); not measured\n');
   await writeResult('mosquitto', config, { measured: false }, [['mosquitto', 'not installed']]);
   process.exit(0);
 }
-const version = /mosquitto version ([^\s]+)/.exec(spawnSync(bin, ['-h'], { encoding: 'utf8' }).stdout)?.[1];
+const { bin, version } = found;
 
 async function measure(server: Server, port: number, name: string) {
   const run = (durationMs: number) =>
@@ -82,7 +68,7 @@ const port = await freePort();
 const conf = path.join(dir, 'mosquitto.conf');
 writeFileSync(
   conf,
-  `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nset_tcp_nodelay true\n`,
+  `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nset_tcp_nodelay true\n${cap === null ? '' : `memory_limit ${cap * 1024 * 1024}\n`}`,
 );
 const mosq = await measure(
   await startServer({

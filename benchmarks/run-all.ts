@@ -1,15 +1,19 @@
 // `npm run bench`: every case in turn, each in its own process, sharing one local Kafka (1 GB
-// heap) started here. Arguments are passed to every case (e.g. `npm run bench -- --quick`).
-// Cases that fail are reported at the end; the others still run.
+// heap) started here. Arguments are passed to every case (e.g. `npm run bench -- --quick`, or
+// `--pi` for the Pi-class profile: lib/profile.ts). Cases that fail are reported at the end; the
+// others still run.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import process from 'node:process';
 import { openBenchKafka } from './lib/kafka.ts';
 import { BENCH_DIR } from './lib/procs.ts';
 
-const CASES = ['spool-append', 'ingest-ceiling', 'mosquitto', 'end-to-end', 'latency', 'outage'];
+const ALL_CASES = ['spool-append', 'ingest-ceiling', 'mosquitto', 'end-to-end', 'latency', 'outage', 'peer'];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+// spool-append measures the spool in its own process, with no server to pin: not in the profile.
+const pi = args.some((a) => a === '--pi' || a.startsWith('--pi-memory-mb'));
+const CASES = pi ? ALL_CASES.filter((c) => c !== 'spool-append') : ALL_CASES;
 // spool-append takes its own flags: a quick run appends fewer records.
 const caseArgs = (name: string) =>
   name === 'spool-append' ? (quick ? ['--records=50000', '--baseline-records=1000'] : []) : args;

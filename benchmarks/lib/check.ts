@@ -1,8 +1,9 @@
 // What reached Kafka, by `weir verify`'s own check: the topic's records between two offsets are
 // read back (device-sim/verify/reader.ts), decoded with the route's schema (or as the JSON a
-// naive bridge forwards), tallied per device and compared with the sequence numbers each device
-// sent and had acknowledged (device-sim/verify/analysis.ts). Groups (e.g. the steps of a run)
-// are separate publisher reports whose devices have distinct id prefixes.
+// naive bridge forwards, or Telegraf's JSON metric made of it), tallied per device and compared
+// with the sequence numbers each device sent and had acknowledged (device-sim/verify/analysis.ts).
+// Groups (e.g. the steps of a run) are separate publisher reports whose devices have distinct id
+// prefixes.
 import { kafkaClient } from '../../device-sim/kafka.ts';
 import type { SimReport } from '../../device-sim/report.ts';
 import { addCounts, analyzeDevice, type Counts, emptyCounts } from '../../device-sim/verify/analysis.ts';
@@ -33,7 +34,7 @@ export interface CheckOptions {
   readonly from: ReadonlyMap<number, number>;
   readonly to: ReadonlyMap<number, number>;
   readonly reports: readonly SimReport[];
-  /** Avro with this schema (weir), or the JSON payload as sent (the naive bridge). */
+  /** Avro with this schema (weir), or JSON: the payload as sent (the naive bridge) or a Telegraf metric. */
   readonly schemaPath: string | null;
   readonly timeoutMs?: number;
 }
@@ -61,7 +62,10 @@ export async function checkInKafka(o: CheckOptions): Promise<CheckResult> {
         rec = decoder.decode(r.value, fp === undefined ? undefined : String(fp));
       } else {
         try {
-          rec = { ...JSON.parse(r.value.toString()), deviceId: r.key?.toString() };
+          const json = JSON.parse(r.value.toString());
+          // A Telegraf metric ({fields, tags, name, timestamp}) carries the payload's fields.
+          const fields = typeof json?.fields === 'object' && json.fields !== null ? json.fields : json;
+          rec = { ...fields, deviceId: r.key?.toString() };
         } catch {}
       }
     }

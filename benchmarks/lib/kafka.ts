@@ -4,6 +4,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { kafkaClient, prepareAppendTimeTopics, withAdmin } from '../../device-sim/kafka.ts';
 import {
@@ -96,9 +97,19 @@ async function brokerPid(dir: string): Promise<number> {
 
 /** Creates the topics with LogAppendTime, so Kafka stamps each record when it appends it. */
 export async function prepareTopics(brokers: readonly string[], topics: readonly string[]): Promise<void> {
-  await withAdmin(kafkaClient(brokers, 'weir-bench'), (admin) =>
-    prepareAppendTimeTopics(admin, topics, { partitions: 1, replicationFactor: 1 }),
-  );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withAdmin(kafkaClient(brokers, 'weir-bench'), (admin) =>
+        prepareAppendTimeTopics(admin, topics, { partitions: 1, replicationFactor: 1 }),
+      );
+      return;
+    } catch (err) {
+      // On a loaded machine a new topic's leader can take longer to appear than the admin client
+      // waits (UNKNOWN_TOPIC_OR_PARTITION). Once created, the topic is found and checked next time.
+      if (attempt >= 3) throw err;
+      await sleep(2000);
+    }
+  }
 }
 
 /** High watermark of each partition of a topic. */

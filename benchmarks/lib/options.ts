@@ -1,8 +1,10 @@
 // Options every case shares. `--quick` shortens every duration and step list so the whole suite
-// runs in a few minutes (for a smoke run; the figures are then rough).
+// runs in a few minutes (for a smoke run; the figures are then rough). `--pi` runs the servers
+// under test in the Pi-class profile (lib/profile.ts), `--pi-memory-mb` sets its memory cap.
 import { createRequire } from 'node:module';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { KAFKA_CLIENTS } from '../../gateway/config/schema.ts';
+import { setProfile } from './profile.ts';
 
 export const COMMON_OPTIONS = {
   quick: { type: 'boolean', default: false },
@@ -11,10 +13,15 @@ export const COMMON_OPTIONS = {
   connections: { type: 'string' },
   window: { type: 'string' },
   clients: { type: 'string' },
+  pi: { type: 'boolean', default: false },
+  'pi-memory-mb': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export function parseCaseArgs<T extends NonNullable<ParseArgsConfig['options']>>(extra: T) {
   const { values } = parseArgs({ options: { ...COMMON_OPTIONS, ...extra }, strict: true });
+  const common = values as { pi?: boolean; 'pi-memory-mb'?: string };
+  const memory = common['pi-memory-mb'];
+  setProfile({ pi: common.pi === true, ...(memory !== undefined && { memoryMb: num(memory, 0) }) });
   return values;
 }
 

@@ -1,6 +1,7 @@
-// Child processes of a benchmark: the server under test (weir, aedes, mosquitto, a bridge) and the
-// load generator each run in their own process, so they never share an event loop with each other
-// or with the orchestrating script. Output goes to log files under the run's log directory.
+// Child processes of a benchmark: the server under test (weir, aedes, mosquitto, Telegraf, a
+// bridge) and the load generator each run in their own process, so they never share an event loop
+// with each other or with the orchestrating script. Servers run in the case's profile (pinned and
+// capped with --pi: lib/profile.ts). Output goes to log files under the run's log directory.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { answers } from '../../device-sim/demo/gateway-process.ts';
+import { loadCommand, serverCommand } from './profile.ts';
 
 export const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
 export const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -37,20 +39,25 @@ process.once('exit', () => {
 });
 
 /**
- * Starts `cmd args` and waits for a stdout line `{"benchReady": {...}}` (`readyPort`: or, for a
- * program that prints nothing, until that TCP port answers).
+ * Starts `cmd args` (no `cmd`: a Node program) and waits for a stdout line
+ * `{"benchReady": {...}}` (`readyPort`: or, for a program that prints nothing of the kind, until
+ * that TCP port answers and, with `readyLine`, a line of its output matches).
  */
 export async function startServer(o: {
   cmd?: string;
   args: readonly string[];
   logFile: string;
   readyPort?: number;
+  readyLine?: RegExp;
+  env?: Record<string, string>;
   timeoutMs?: number;
 }): Promise<Server> {
   const log = createWriteStream(o.logFile, { flags: 'a' });
-  const child = spawn(o.cmd ?? process.execPath, o.args, {
+  const [program, args] = serverCommand(o.cmd, o.args);
+  const child = spawn(program, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: REPO_DIR,
+    ...(o.env !== undefined && { env: { ...process.env, ...o.env } }),
   });
   children.add(child);
   const exited = once(child, 'exit').then(([code]) => {
@@ -62,6 +69,7 @@ export async function startServer(o: {
     exitCode = c;
   });
   let ready: Record<string, unknown> | null = null;
+  let sawLine = o.readyLine === undefined;
   let tail = '';
   let partial = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -71,17 +79,20 @@ export async function startServer(o: {
     partial = lines.pop()!;
     for (const line of lines) {
       if (ready === null && line.startsWith('{"benchReady"')) ready = JSON.parse(line).benchReady;
+      if (o.readyLine?.test(line)) sawLine = true;
     }
   });
   child.stderr!.on('data', (chunk: Buffer) => {
     log.write(chunk);
     tail = (tail + chunk.toString()).slice(-3000);
+    if (o.readyLine?.test(tail)) sawLine = true;
   });
   const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   for (;;) {
     if (ready !== null) break;
-    if (o.readyPort !== undefined && (await answers(o.readyPort))) {
-      ready = { mqttPort: o.readyPort };
+    const byOutput = o.readyPort !== undefined || o.readyLine !== undefined;
+    if (byOutput && sawLine && (o.readyPort === undefined || (await answers(o.readyPort)))) {
+      ready = o.readyPort === undefined ? {} : { mqttPort: o.readyPort };
       break;
     }
     if (exitCode !== undefined) throw new Error(`${o.args.join(' ')} exited (${exitCode}): ${tail}`);
@@ -164,7 +175,8 @@ export function startPublisher(o: PublisherOptions): PublisherRun {
     `--drain-timeout=${o.drainTimeoutMs ?? 15_000}`,
     ...(o.report === undefined ? [] : [`--report=${o.report}`]),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program, programArgs] = loadCommand(args);
+  const child = spawn(program, programArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const log = createWriteStream(o.logFile, { flags: 'a' });
   let out = '';
@@ -204,6 +216,56 @@ export function cpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+export interface ProcessUse {
+  /** Summed over the processes, per sample: the most and the median, MB. */
+  readonly rssMaxMb: number | null;
+  readonly rssMedianMb: number | null;
+  /** Each process's most, MB, in the order given. */
+  readonly rssMaxMbEach: ReadonlyArray<number | null>;
+  /** CPU seconds (user + system) all of them used while watched. */
+  readonly cpuSeconds: number;
+}
+
+/**
+ * Samples the RSS of a set of processes (the processes of one system under test) every
+ * `everyMs`, and their CPU time, until stop().
+ */
+export function watchProcesses(pids: readonly number[], everyMs = 500): { stop(): ProcessUse } {
+  const cpu0 = pids.map((p) => cpuSeconds(p) ?? 0);
+  const cpuLast = [...cpu0];
+  const sums: number[] = [];
+  const maxEach: Array<number | null> = pids.map(() => null);
+  const sample = () => {
+    let sum = 0;
+    let any = false;
+    pids.forEach((pid, i) => {
+      const rss = rssMb(pid);
+      const cpu = cpuSeconds(pid);
+      if (cpu !== null) cpuLast[i] = cpu;
+      if (rss === null) return;
+      any = true;
+      sum += rss;
+      maxEach[i] = Math.max(maxEach[i] ?? 0, rss);
+    });
+    if (any) sums.push(Math.round(sum * 10) / 10);
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      sample();
+      clearInterval(timer);
+      const sorted = [...sums].sort((a, b) => a - b);
+      return {
+        rssMaxMb: sorted.at(-1) ?? null,
+        rssMedianMb: sorted[Math.floor(sorted.length / 2)] ?? null,
+        rssMaxMbEach: maxEach,
+        cpuSeconds: Math.round(100 * cpuLast.reduce((a, c, i) => a + c - cpu0[i]!, 0)) / 100,
+      };
+    },
+  };
 }
 
 /** Values of unlabelled weir metrics from /metrics. */

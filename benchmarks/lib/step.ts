@@ -1,6 +1,8 @@
-// One measured run into the real Kafka: weir (a child process) with a Kafka sink, the raw
-// publisher (another child process) at a fixed rate, then — once weir's spool has handed
-// everything to Kafka — the read-back check of exactly the records appended since the run began.
+// One measured run into the real Kafka: weir (a child process) with a Kafka sink — or another
+// system that takes MQTT in and writes to Kafka (the peer case's mosquitto + Telegraf) — the raw
+// publisher (another child process) at a fixed rate, then, once the system has handed everything
+// it accepted to Kafka (weir: its spool holds nothing Kafka has not acknowledged), the read-back
+// check of exactly the records appended since the run began.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { readReport } from '../../device-sim/report.ts';
@@ -17,13 +19,25 @@ import {
 } from './procs.ts';
 import { kafkaRate } from './rates.ts';
 
-export interface WeirUnderTest {
-  readonly server: Server;
+/** A system under test: MQTT in on `mqttPort`, the publisher's messages out to `topic`. */
+export interface UnderTest {
   readonly mqttPort: number;
-  readonly httpPort: number;
   readonly topic: string;
   readonly brokers: readonly string[];
   readonly dir: string;
+  /** The Avro schema of its records, or null: JSON (lib/check.ts). */
+  readonly schemaPath: string | null;
+  /** Resolves true once everything it accepted is in Kafka; false if not within `timeoutMs`. */
+  delivered(o: {
+    from: ReadonlyMap<number, number>;
+    publisher: PublisherSummary;
+    timeoutMs: number;
+  }): Promise<boolean>;
+}
+
+export interface WeirUnderTest extends UnderTest {
+  readonly server: Server;
+  readonly httpPort: number;
 }
 
 /** weir with the Kafka sink of `client`, writing to a fresh LogAppendTime topic. */
@@ -40,13 +54,16 @@ export async function startWeir(o: {
     args: [path.join(BENCH_DIR, 'servers/weir-gateway.ts'), `--config=${config}`],
     logFile: path.join(o.dir, `weir-${o.name}.log`),
   });
+  const httpPort = Number(server.ready['httpPort']);
   return {
     server,
     mqttPort: Number(server.ready['mqttPort']),
-    httpPort: Number(server.ready['httpPort']),
+    httpPort,
     topic,
     brokers: o.brokers,
     dir: o.dir,
+    schemaPath: FACTORY_SCHEMA,
+    delivered: ({ timeoutMs }) => spoolDrained(httpPort, timeoutMs),
   };
 }
 
@@ -62,7 +79,7 @@ export interface StepResult {
 }
 
 export async function runStep(
-  w: WeirUnderTest,
+  w: UnderTest,
   o: {
     tag: string;
     rate: number;
@@ -86,7 +103,7 @@ export async function runStep(
     report,
     logFile: path.join(w.dir, `publisher-${o.tag}.log`),
   }).done;
-  const drained = await spoolDrained(w.httpPort, o.drainTimeoutMs ?? 60_000);
+  const drained = await w.delivered({ from, publisher, timeoutMs: o.drainTimeoutMs ?? 60_000 });
   const to = await highWatermarks(w.brokers, w.topic);
   const sim = await readReport(report);
   const check = await checkInKafka({
@@ -95,7 +112,7 @@ export async function runStep(
     from,
     to,
     reports: [sim],
-    schemaPath: FACTORY_SCHEMA,
+    schemaPath: w.schemaPath,
   });
   const kafka = check.groups[0]!;
   return {

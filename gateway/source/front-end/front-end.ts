@@ -4,15 +4,19 @@
 // (connection.ts), whose PUBLISHes go straight to the intake — no subscription matching, no
 // offline queues, no persistence on the way.
 //
-// What spans connections lives here: which connection holds each client id (a second CONNECT with
+// What spans connections lives here: how many are open (`maxConnections`: one more is destroyed at
+// once, before anything is read), which connection holds each client id (a second CONNECT with
 // the same id takes the session over and closes the first: v5 reason 0x8E), the sessions
-// (sessions.ts), and wills waiting for their delay. `close` is the first step of shutdown: no
+// (sessions.ts), the subscriptions (subscribers.ts), and wills waiting for their delay. `close` is the first step of shutdown: no
 // new connection is served and every device is disconnected (v5 reason 0x8B, server shutting
 // down); messages already handed to the intake are the intake's to finish.
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Settle } from '../../contracts.ts';
 import type { ConnectionInfo } from '../listeners.ts';
 import { DeviceConnection, type FrontEndCore } from './connection.ts';
 import { SessionStore } from './sessions.ts';
+import { Subscriptions } from './subscribers.ts';
 import { type DeviceMessage, type FrontEndOptions, type ResolvedOptions, resolveOptions } from './types.ts';
 
 export interface FrontEnd {
@@ -26,11 +30,15 @@ export interface FrontEnd {
   close(): Promise<void>;
 }
 
+/** TCP keepalive on device sockets: finds peers that vanished even when MQTT keepalive is 0. */
+const TCP_KEEPALIVE_MS = 60_000;
+
 export function createFrontEnd(options: FrontEndOptions): FrontEnd {
   const opts: ResolvedOptions = resolveOptions(options);
-  const { intake, log } = opts;
+  const { intake, log, events } = opts;
 
   const sessions = new SessionStore(opts.maxSessions);
+  const subscriptions = new Subscriptions();
   /** Every connection not yet closed, registered or not. */
   const open = new Set<DeviceConnection>();
   /** The connection holding each client id. */
@@ -46,14 +54,31 @@ export function createFrontEnd(options: FrontEndOptions): FrontEnd {
       receivedAt: now,
       ...(expirySeconds !== undefined && { expiresAt: now + expirySeconds * 1000 }),
     };
-    intake.accept(msg, (err) => {
+    take(msg, (err) => {
       if (err) log.debug({ err: err.message, clientId: msg.clientId }, 'will message not taken');
     });
   };
 
+  /** To the intake; with subscribers around, a message taken is delivered to them too. */
+  function take(msg: DeviceMessage, settle: Settle): void {
+    if (subscriptions.empty) {
+      intake.accept(msg, settle);
+      return;
+    }
+    intake.accept(msg, (err) => {
+      if (!err) {
+        const skipped = subscriptions.deliver(msg.topic, msg.payload);
+        for (let i = 0; i < skipped; i++) events.subscriberSkipped?.();
+      }
+      settle(err);
+    });
+  }
+
   const core: FrontEndCore = {
     options: opts,
     sessions,
+    subscriptions,
+    take,
     register(conn, cleanStart) {
       const timer = wills.get(conn.clientId);
       if (timer !== undefined) {
@@ -91,6 +116,12 @@ export function createFrontEnd(options: FrontEndOptions): FrontEnd {
         stream.destroy();
         return;
       }
+      if (open.size >= opts.limits.maxConnections) {
+        events.refused?.('max_connections');
+        stream.destroy();
+        return;
+      }
+      if (stream instanceof net.Socket) stream.setKeepAlive(true, TCP_KEEPALIVE_MS);
       const conn = new DeviceConnection(core, stream, info);
       open.add(conn);
       void conn.closed.then(() => open.delete(conn));

@@ -87,8 +87,8 @@ export function validTopicName(topic: string): boolean {
 /**
  * Encodes a packet for a connection of `version` (mqtt-packet's encoder). Only rare packets come
  * here (CONNACK, SUBACK, UNSUBACK), of a few distinct lengths, so mqtt-packet's cache of encoded
- * lengths (see packet-cache.ts) pins a few slabs at most; its 16,384-length prefill, which costs
- * ~35 MB of RSS at start, is left to the aedes source that needs it.
+ * lengths (each cached length pins an 8 KiB slab of the buffer pool) pins a few slabs at most.
+ * Deliveries to subscribers, of any length, are encoded by subscribers.ts instead.
  */
 export function encode(packet: Packet, version: ProtocolVersion): Buffer {
   return mqttPacket.generate(packet, { protocolVersion: version });

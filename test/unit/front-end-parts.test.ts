@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import { connackAccepted, sessionExpiry, willOf } from '../../gateway/source/front-end/connect.ts';
 import { TopicAliases } from '../../gateway/source/front-end/message.ts';
-import { REASON, validTopicName } from '../../gateway/source/front-end/protocol.ts';
+import { REASON, validTopicFilter, validTopicName } from '../../gateway/source/front-end/protocol.ts';
 import { SessionStore } from '../../gateway/source/front-end/sessions.ts';
 import { PacketSizeGate } from '../../gateway/source/front-end/size-gate.ts';
 import { filterMatches, publishPacket, Subscriptions } from '../../gateway/source/front-end/subscribers.ts';
@@ -265,4 +265,11 @@ test('deliveries: QoS 0 PUBLISH of either version, once per subscriber; a full o
   subs.remove(reading, 'a/+');
   subs.remove(full, '#');
   assert.equal(subs.empty, true);
+});
+
+test('topic filters: # only as the whole last level, + only as a whole level, not empty', () => {
+  for (const ok of ['#', '+', 'a/+/c', 'a/#', '+/+', '/a', 'a//b'])
+    assert.equal(validTopicFilter(ok), true, ok);
+  for (const bad of ['', 'a/#/b', 'a#', 'a/b+', '#/a', 'a\0b'])
+    assert.equal(validTopicFilter(bad), false, bad);
 });

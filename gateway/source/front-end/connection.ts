@@ -66,6 +66,7 @@ import {
   PUBREC,
   REASON,
   RETURN_CODE_311,
+  validTopicFilter,
   validTopicName,
 } from './protocol.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -559,6 +560,10 @@ export class DeviceConnection implements Subscriber {
   // ── SUBSCRIBE, UNSUBSCRIBE, DISCONNECT ────────────────────────────────────────────────────────
 
   #onSubscribe(packet: ISubscribePacket): void {
+    if (packet.subscriptions.length === 0) {
+      this.#fail(REASON.protocolError, 'SUBSCRIBE without a topic filter'); // [MQTT-3.8.3-3]
+      return;
+    }
     const allowed = this.#opts.hooks.authorizeSubscribe;
     const v5 = this.version === 5;
     const fresh = new Set(
@@ -570,6 +575,7 @@ export class DeviceConnection implements Subscriber {
       return;
     }
     const granted = packet.subscriptions.map(({ topic: filter }) => {
+      if (!validTopicFilter(filter)) return v5 ? REASON.topicFilterInvalid : SUBACK_FAILURE_311;
       if (allowed === undefined || !allowed(this, filter))
         return v5 ? REASON.notAuthorized : SUBACK_FAILURE_311;
       this.#subscriptions.add(filter);
@@ -581,6 +587,10 @@ export class DeviceConnection implements Subscriber {
   }
 
   #onUnsubscribe(packet: IUnsubscribePacket): void {
+    if (packet.unsubscriptions.length === 0) {
+      this.#fail(REASON.protocolError, 'UNSUBSCRIBE without a topic filter'); // [MQTT-3.10.3-2]
+      return;
+    }
     const granted = packet.unsubscriptions.map((filter) => {
       this.#core.subscriptions.remove(this, filter);
       return this.#subscriptions.delete(filter) ? REASON.success : REASON.noSubscriptionExisted;

@@ -23,6 +23,7 @@ export const REASON = {
   serverShuttingDown: 0x8b,
   keepAliveTimeout: 0x8d,
   sessionTakenOver: 0x8e,
+  topicFilterInvalid: 0x8f,
   topicNameInvalid: 0x90,
   packetIdentifierNotFound: 0x92,
   packetTooLarge: 0x95,
@@ -80,6 +81,21 @@ export function validTopicName(topic: string): boolean {
   for (let i = 0; i < n; i++) {
     const c = topic.charCodeAt(i);
     if (c === 0x23 /* # */ || c === 0x2b /* + */ || c === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * A topic filter a device may subscribe to: not empty, no NUL, '#' only as the whole last level,
+ * '+' only as a whole level [MQTT-4.7.1-1, MQTT-4.7.1-2, MQTT-4.7.3-1].
+ */
+export function validTopicFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.includes('\0')) return false;
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return false;
+    if (level.includes('+') && level !== '+') return false;
   }
   return true;
 }

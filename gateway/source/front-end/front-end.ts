@@ -43,8 +43,11 @@ export function createFrontEnd(options: FrontEndOptions): FrontEnd {
   const open = new Set<DeviceConnection>();
   /** The connection holding each client id. */
   const byClientId = new Map<string, DeviceConnection>();
-  /** Wills waiting for their delay, by client id. */
-  const wills = new Map<string, NodeJS.Timeout>();
+  /**
+   * Wills waiting for their delay, by client id, oldest first. At most `maxSessions`: a will's
+   * delay ends with its session at the latest, so when there are more, the oldest is published now.
+   */
+  const wills = new Map<string, { timer: NodeJS.Timeout; publish: () => void }>();
   let closing = false;
 
   const publishWill = (message: DeviceMessage, expirySeconds: number | undefined): void => {
@@ -80,9 +83,9 @@ export function createFrontEnd(options: FrontEndOptions): FrontEnd {
     subscriptions,
     take,
     register(conn, cleanStart) {
-      const timer = wills.get(conn.clientId);
-      if (timer !== undefined) {
-        clearTimeout(timer);
+      const waiting = wills.get(conn.clientId);
+      if (waiting !== undefined) {
+        clearTimeout(waiting.timer);
         wills.delete(conn.clientId);
       }
       const older = byClientId.get(conn.clientId);
@@ -97,13 +100,20 @@ export function createFrontEnd(options: FrontEndOptions): FrontEnd {
       if (closing) return;
       if (delayMs <= 0) return publishWill(message, expirySeconds);
       const earlier = wills.get(message.clientId);
-      if (earlier !== undefined) clearTimeout(earlier);
-      const timer = setTimeout(() => {
+      if (earlier !== undefined) clearTimeout(earlier.timer);
+      wills.delete(message.clientId);
+      const publish = () => {
         wills.delete(message.clientId);
         publishWill(message, expirySeconds);
-      }, delayMs);
+      };
+      const timer = setTimeout(publish, delayMs);
       timer.unref();
-      wills.set(message.clientId, timer);
+      wills.set(message.clientId, { timer, publish });
+      if (wills.size > opts.maxSessions) {
+        const oldest = wills.values().next().value!;
+        clearTimeout(oldest.timer);
+        oldest.publish();
+      }
     },
     debug(fields, what) {
       log.debug(fields, what);
@@ -130,7 +140,7 @@ export function createFrontEnd(options: FrontEndOptions): FrontEnd {
     keptSessions: () => sessions.detachedCount,
     async close() {
       closing = true;
-      for (const timer of wills.values()) clearTimeout(timer);
+      for (const { timer } of wills.values()) clearTimeout(timer);
       wills.clear();
       const all = [...open];
       for (const conn of all) conn.shutDown();

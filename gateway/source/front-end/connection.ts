@@ -1,14 +1,14 @@
 // One device connection, MQTT 3.1.1 or 5.0, over any byte stream a listener hands over (TCP, TLS,
 // WebSocket). mqtt-packet parses; this file keeps the connection's state and answers.
 //
-// Reads and backpressure: the stream is read one
-// chunk at a time, and the next chunk only when every packet of the previous one is done — a
-// PUBLISH is done when the intake settles it. A slow intake (a spool waiting for fsync, a full
-// spool) therefore stops reading; the device's TCP window fills and it waits. A v5 device is also
-// told Receive Maximum, so a well-behaved one stops itself. Nothing is read while the device does
-// not read what is written to it (its acknowledgements), so nothing piles up in either direction.
-// Under a publish rate limit with `slow`, nothing is read either while the connection is over its
-// rate: what was read is taken, then reading waits until the token bucket is out of debt.
+// Reads and backpressure: the stream is read one chunk at a time, and the next chunk only when
+// every packet of the previous one is done — a PUBLISH is done when the intake settles it. A slow
+// intake (a spool waiting for fsync, a full spool) therefore stops reading; the device's TCP
+// window fills and it waits. A v5 device is also told Receive Maximum, so a well-behaved one
+// stops itself. Nothing is read while the device does not read what is written to it (its
+// acknowledgements), so nothing piles up in either direction. Under a publish rate limit with
+// `slow`, nothing is read either while the connection is over its rate: what was read is taken,
+// then reading waits until the token bucket is out of debt.
 // Memory per connection: the chunk being handled, one partial packet (≤ maxPacketBytes, refused
 // before it is buffered), the QoS 2 ids of its session (≤ receiveMaximum), its topic aliases
 // (≤ topicAliasMaximum), and the acknowledgements of one chunk.

@@ -44,7 +44,7 @@ export interface InboundMessage {
  *  - QoS 0: as soon as the message is admitted into the bounded buffer.
  * An error means the message is not safe: the source must not acknowledge it (it drops the
  * connection so the device resends after reconnecting).
- * Calling late is how backpressure reaches the device: aedes reads nothing more from that socket
+ * Calling late is how backpressure reaches the device: the source reads nothing more from that socket
  * until every packet of the previous read has been called back.
  *
  * Where a record passes a bounded buffer (the spool, the batcher), its two moments have one name

@@ -1,22 +1,22 @@
-// The security hooks of the embedded broker: aedes' preConnect / authenticate /
-// authorizeSubscribe, built from the login rules (gateway/auth/authenticator.ts), the
+// The security hooks of the device front end: its `authenticate` and `authorizeSubscribe`
+// (front-end/types.ts), built from the login rules (gateway/auth/authenticator.ts), the
 // brute-force penalty (gateway/auth/penalty.ts) and the subscribe rules (gateway/auth/acl.ts).
-// Publishing is authorized by the intake, from the identity this file records per client.
+// Publishing is authorized by the intake, from the identity a login returns (the front end puts
+// it on every message of the connection).
 //
 // A refused login is answered late (the penalty of its source address), by a timer: other
-// devices' logins go on meanwhile. Nothing here logs a password, and usernames only at debug.
-import type { AedesOptions, AuthenticateError, Client } from 'aedes';
+// devices' logins go on meanwhile. Each refusal is counted by its reason
+// (weir_source_auth_failures_total) and answered with the CONNACK code of that reason (3.1.1:
+// RETURN_CODE of authenticator.ts; v5: the matching reason code, see front-end/protocol.ts).
+// Nothing here logs a password, and usernames only at debug.
 import type { Logger } from 'pino';
 import { type SubscribeRule, subscribeAllowed } from '../auth/acl.ts';
 import { type Authenticator, type AuthFailure, RETURN_CODE } from '../auth/authenticator.ts';
 import type { LoginPenalty } from '../auth/penalty.ts';
 import { rateLimited } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { FrontEndHooks, LoginRefusal, LoginResult } from './front-end/types.ts';
 import type { ConnectionInfo } from './listeners.ts';
-
-type PreConnectHandler = NonNullable<AedesOptions['preConnect']>;
-type AuthenticateHandler = NonNullable<AedesOptions['authenticate']>;
-type AuthorizeSubscribeHandler = NonNullable<AedesOptions['authorizeSubscribe']>;
 
 export interface SourceSecurity {
   /** null: `auth: none` — every device is let in, without an identity. */
@@ -25,24 +25,21 @@ export interface SourceSecurity {
   readonly penalty: LoginPenalty;
 }
 
-export interface SecurityHooks {
-  readonly preConnect: PreConnectHandler;
-  readonly authenticate: AuthenticateHandler;
-  readonly authorizeSubscribe: AuthorizeSubscribeHandler;
-  /** The identity the client logged in as (null: none). */
-  identityOf(client: Client): string | null;
+export interface SecurityHooks extends Required<FrontEndHooks> {
+  /** A refusal the front end made itself (a 3.1.1 empty client id without clean session): counted. */
+  loginRefused(reason: LoginRefusal, connection: ConnectionInfo): void;
 }
 
-export function securityHooks(
-  security: SourceSecurity,
-  connectionOf: (client: Client) => ConnectionInfo | undefined,
-  metrics: Metrics,
-  log: Logger,
-): SecurityHooks {
+/** The front end's refusal of each 3.1.1 CONNACK code (the v5 code follows from it). */
+const REFUSAL_OF_CODE: Readonly<Record<2 | 3 | 4 | 5, LoginRefusal>> = {
+  2: 'client_id',
+  3: 'busy',
+  4: 'bad_credentials',
+  5: 'not_authorized',
+};
+
+export function securityHooks(security: SourceSecurity, metrics: Metrics, log: Logger): SecurityHooks {
   const { authenticator, subscribeRules, penalty } = security;
-  /** What CONNECT said that `authenticate` is not given. */
-  const connects = new WeakMap<Client, { clientId: string; clean: boolean }>();
-  const identities = new WeakMap<Client, string>();
 
   const logRefused = rateLimited(10_000, (suppressed) =>
     log.warn({ suppressed }, 'MQTT logins refused (see weir_source_auth_failures_total)'),
@@ -51,62 +48,59 @@ export function securityHooks(
     log.info({ suppressed }, 'subscriptions refused (no acl.subscribe rule covers them)'),
   );
 
-  const refuse = (client: Client, reason: AuthFailure, done: Parameters<AuthenticateHandler>[3]) => {
+  const refuse = (info: ConnectionInfo, reason: AuthFailure): Promise<LoginResult> => {
     metrics.authFailures.inc({ reason });
-    const info = connectionOf(client);
-    const address = info?.remoteAddress ?? '';
+    const address = info.remoteAddress;
     // Misconfiguration and overload do not make an address suspect; guesses do.
     const delayMs = reason === 'client_id' || reason === 'busy' ? 0 : penalty.fail(address);
-    log.debug({ reason, transport: info?.transport, address, delayMs }, 'MQTT login refused');
+    log.debug({ reason, transport: info.transport, address, delayMs }, 'MQTT login refused');
     logRefused();
-    const err = Object.assign(new Error(`login refused: ${reason}`), {
-      returnCode: RETURN_CODE[reason],
-    }) as AuthenticateError;
-    if (delayMs === 0) done(err, false);
-    else setTimeout(() => done(err, false), delayMs).unref();
+    const result: LoginResult = { ok: false, reason: REFUSAL_OF_CODE[RETURN_CODE[reason]] };
+    if (delayMs === 0) return Promise.resolve(result);
+    return new Promise((resolve) => setTimeout(() => resolve(result), delayMs).unref());
   };
 
   return {
-    preConnect(client, packet, done) {
-      connects.set(client, { clientId: packet.clientId ?? '', clean: packet.clean !== false });
-      done(null, true);
-    },
-
-    authenticate(client, username, password, done) {
-      const connect = connects.get(client) ?? { clientId: client.id, clean: true };
-      // [MQTT-3.1.3-8]: a zero-length client id needs a clean session (aedes 1.2 would invent one).
-      if (connect.clientId === '' && !connect.clean) return refuse(client, 'client_id', done);
-      const info = connectionOf(client);
-      const certificate = info?.certificate ?? null;
+    authenticate(login) {
+      const info = login.connection;
+      const certificate = info.certificate;
       if (authenticator === null) {
         // auth: none. A certificate that did not verify is still refused.
-        if (certificate === 'unverified') return refuse(client, 'bad_certificate', done);
-        return done(null, true);
+        if (certificate === 'unverified') return refuse(info, 'bad_certificate');
+        return Promise.resolve({ ok: true, identity: null });
       }
-      const wait = penalty.delayMs(info?.remoteAddress ?? '');
+      const connect = { clientId: login.clientId, clean: login.clean };
       const attempt = () =>
-        authenticator.login({ ...connect, username, password, certificate }).then(
-          (result) => {
-            if (!result.ok) return refuse(client, result.reason, done);
-            identities.set(client, result.identity);
-            done(null, true);
-          },
-          (err: unknown) => {
-            log.error({ err }, 'login check failed');
-            refuse(client, 'busy', done);
-          },
-        );
-      if (wait === 0) attempt();
-      else setTimeout(attempt, wait).unref();
+        authenticator
+          .login({ ...connect, username: login.username, password: login.password, certificate })
+          .then(
+            (result): LoginResult | Promise<LoginResult> =>
+              result.ok ? { ok: true, identity: result.identity } : refuse(info, result.reason),
+            (err: unknown) => {
+              log.error({ err }, 'login check failed');
+              return refuse(info, 'busy');
+            },
+          );
+      const wait = penalty.delayMs(info.remoteAddress);
+      if (wait === 0) return attempt();
+      return new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(attempt);
     },
 
-    authorizeSubscribe(client, sub, done) {
-      if (subscribeAllowed(subscribeRules, identities.get(client) ?? null, sub.topic)) return done(null, sub);
-      log.debug({ filter: sub.topic }, 'subscription refused');
+    authorizeSubscribe(device, filter) {
+      if (subscribeAllowed(subscribeRules, device.identity, filter)) return true;
+      log.debug({ filter }, 'subscription refused');
       logSubscribe();
-      done(null, null); // SUBACK 0x80 (failure) for this filter; the connection stays
+      return false; // SUBACK failure for this filter; the connection stays
     },
 
-    identityOf: (client) => identities.get(client) ?? null,
+    loginRefused(reason, connection) {
+      if (reason !== 'client_id') return;
+      metrics.authFailures.inc({ reason: 'client_id' });
+      log.debug(
+        { reason, transport: connection.transport, address: connection.remoteAddress },
+        'MQTT login refused',
+      );
+      logRefused();
+    },
   };
 }

@@ -1,6 +1,6 @@
 // Limits on what one MQTT connection may do: the pure parts (a token bucket per connection, the
 // topic and keepalive checks). They run for every packet, so they allocate nothing and take
-// numbers, not objects; gateway/source/guard.ts applies them to aedes connections.
+// numbers, not objects; the device front end (front-end/connection.ts) applies them.
 
 /** Why a PUBLISH topic is refused (also metric labels: DropReason). */
 export type TopicRefusal = 'topic_too_long' | 'topic_too_many_levels';

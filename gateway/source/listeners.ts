@@ -1,11 +1,11 @@
 // The network side of the source: the listeners devices connect to, each handing every
-// connection to the broker as a byte stream plus what the transport knows about the peer.
+// connection to the device front end as a byte stream plus what the transport knows about the peer.
 //  - tcp: plain MQTT (`mqtt.host`/`mqtt.port`).
 //  - tls: MQTT over TLS (node:tls), optionally asking for client certificates signed by the
 //    configured CA. A verified certificate's CN (or, without one, its first DNS/URI SAN) is the
-//    device identity the broker may use as its login.
+//    device identity a login may use.
 //  - websocket: MQTT over WebSocket (ws), one binary WebSocket message stream per connection,
-//    wrapped with createWebSocketStream so that aedes reads it like a socket.
+//    wrapped with createWebSocketStream so that the front end reads it like a socket.
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -53,7 +53,7 @@ export type HandleConnection = (stream: Duplex, info: ConnectionInfo) => void;
 export interface Listener {
   readonly transport: Transport;
   readonly address: { readonly host: string; readonly port: number };
-  /** Stops accepting; connections already handed over are the broker's to close. */
+  /** Stops accepting; connections already handed over are the front end's to close. */
   close(): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
 // The source built from the config and started: its listeners (certificates read), its login
-// and subscribe rules (users file read) and the broker that hands every PUBLISH to the intake.
+// and subscribe rules (users file read) and the device front end that hands every PUBLISH to the
+// intake.
 // A file that went away since the config check fails the start like a port that is taken.
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.ts';

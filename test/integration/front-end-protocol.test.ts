@@ -160,6 +160,26 @@ for (const version of [4, 5] as const) {
     assert.equal(intake.messages.length, 1);
   });
 
+  test(`${v}: SUBSCRIBE or UNSUBSCRIBE without a filter closes only its own connection`, async (t) => {
+    const { intake, port } = await serveFrontEnd(t, { hooks: { authorizeSubscribe: () => true } });
+    const good = await RawClient.open(t, port, version);
+    await good.connect('good');
+    // The fixed header and packet id of each, with no topic filter (v5: a property length 0).
+    for (const type of [0x82, 0xa2]) {
+      const bad = await RawClient.open(t, port, version);
+      await bad.connect('bad');
+      bad.send(Buffer.from(version === 5 ? [type, 0x03, 0x00, 0x01, 0x00] : [type, 0x02, 0x00, 0x01]));
+      assert.equal(await bad.closesWithin(3000), true);
+    }
+    good.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'a/#/b', qos: 0 }] });
+    assert.deepEqual(((await good.next('suback')) as { granted: number[] }).granted, [
+      version === 5 ? 0x8f : 0x80,
+    ]);
+    good.send(publish(1));
+    assert.equal((await good.next('puback')).messageId, 1);
+    assert.equal(intake.messages.length, 1);
+  });
+
   test(`${v}: a packet over the size limit is refused from its length, before its body arrives`, async (t) => {
     const { intake, port } = await serveFrontEnd(t, { maxPacketBytes: 1024 });
     const device = await RawClient.open(t, port, version);

@@ -1,4 +1,4 @@
-// Starting a real gateway in the test process: real aedes on a real TCP port, real Kafka.
+// Starting a real gateway in the test process: its real device front end on a real TCP port, real Kafka.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

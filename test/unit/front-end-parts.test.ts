@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import { connackAccepted, sessionExpiry, willOf } from '../../gateway/source/front-end/connect.ts';
 import { TopicAliases } from '../../gateway/source/front-end/message.ts';
-import { REASON, validTopicName } from '../../gateway/source/front-end/protocol.ts';
+import { REASON, validTopicFilter, validTopicName } from '../../gateway/source/front-end/protocol.ts';
 import { SessionStore } from '../../gateway/source/front-end/sessions.ts';
 import { PacketSizeGate } from '../../gateway/source/front-end/size-gate.ts';
+import { filterMatches, publishPacket, Subscriptions } from '../../gateway/source/front-end/subscribers.ts';
 import { resolveOptions } from '../../gateway/source/front-end/types.ts';
 
 const publish = (payloadBytes: number) =>
@@ -226,4 +227,49 @@ test('CONNACK: v5 carries the limits (and only what applies); 3.1.1 is the plain
     expiry: { asked: 0, granted: 0 },
   });
   assert.deepEqual([...v311], [0x20, 2, 0, 0]);
+});
+
+test('subscriptions: + is one level, # any number including none, $ topics only by name', () => {
+  const m = (filter: string, topic: string) => filterMatches(filter.split('/'), topic.split('/'));
+  assert.equal(m('cmd/+/reboot', 'cmd/bus-1/reboot'), true);
+  assert.equal(m('cmd/+/reboot', 'cmd/bus-1/x/reboot'), false);
+  assert.equal(m('cmd/#', 'cmd'), true);
+  assert.equal(m('cmd/#', 'cmd/a/b'), true);
+  assert.equal(m('cmd', 'cmd/a'), false);
+  assert.equal(m('#', '$SYS/x'), false);
+  assert.equal(m('$SYS/#', '$SYS/x'), true);
+});
+
+test('deliveries: QoS 0 PUBLISH of either version, once per subscriber; a full one is skipped', () => {
+  for (const version of [4, 5] as const) {
+    const bytes = publishPacket('a/b', Buffer.alloc(300, 7), version === 5);
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    const got: Packet[] = [];
+    parser.on('packet', (p: Packet) => got.push(p));
+    parser.parse(bytes);
+    assert.equal(got.length, 1);
+    const p = got[0] as { cmd: string; topic: string; qos: number; payload: Buffer };
+    assert.deepEqual([p.cmd, p.topic, p.qos, p.payload.length], ['publish', 'a/b', 0, 300]);
+  }
+  const subs = new Subscriptions();
+  assert.equal(subs.empty, true);
+  const got: Buffer[] = [];
+  const reading = { version: 4 as const, deliver: (b: Buffer) => got.push(b) > 0 };
+  const full = { version: 5 as const, deliver: () => false };
+  subs.add(reading, 'a/#');
+  subs.add(reading, 'a/+');
+  subs.add(full, '#');
+  assert.equal(subs.deliver('a/b', Buffer.from('x')), 1);
+  assert.equal(got.length, 1, 'two matching filters, one delivery');
+  subs.remove(reading, 'a/#');
+  subs.remove(reading, 'a/+');
+  subs.remove(full, '#');
+  assert.equal(subs.empty, true);
+});
+
+test('topic filters: # only as the whole last level, + only as a whole level, not empty', () => {
+  for (const ok of ['#', '+', 'a/+/c', 'a/#', '+/+', '/a', 'a//b'])
+    assert.equal(validTopicFilter(ok), true, ok);
+  for (const bad of ['', 'a/#/b', 'a#', 'a/b+', '#/a', 'a\0b'])
+    assert.equal(validTopicFilter(bad), false, bad);
 });

@@ -68,6 +68,8 @@ export function connackAccepted(
     sessionPresent: boolean;
     assignedClientId: string | undefined;
     expiry: { asked: number; granted: number };
+    /** The keepalive the device must use instead of its own (outside the bounds); undefined: its own. */
+    serverKeepAlive?: number | undefined;
   },
 ): Buffer {
   if (version !== 5)
@@ -81,6 +83,7 @@ export function connackAccepted(
     sharedSubscriptionAvailable: false,
   };
   if (o.assignedClientId !== undefined) properties.assignedClientIdentifier = o.assignedClientId;
+  if (o.serverKeepAlive !== undefined) properties.serverKeepAlive = o.serverKeepAlive;
   // Told only when it differs from what the device asked for; the value CONNACK gives is the one that holds.
   if (o.expiry.asked !== o.expiry.granted) properties.sessionExpiryInterval = o.expiry.granted;
   return encode(

@@ -1,12 +1,14 @@
 // One device connection, MQTT 3.1.1 or 5.0, over any byte stream a listener hands over (TCP, TLS,
 // WebSocket). mqtt-packet parses; this file keeps the connection's state and answers.
 //
-// Reads and backpressure (as gateway/source/guard.ts does for aedes): the stream is read one
-// chunk at a time, and the next chunk only when every packet of the previous one is done — a
-// PUBLISH is done when the intake settles it. A slow intake (a spool waiting for fsync, a full
-// spool) therefore stops reading; the device's TCP window fills and it waits. A v5 device is also
-// told Receive Maximum, so a well-behaved one stops itself. Nothing is read while the device does
-// not read what is written to it (its acknowledgements), so nothing piles up in either direction.
+// Reads and backpressure: the stream is read one chunk at a time, and the next chunk only when
+// every packet of the previous one is done — a PUBLISH is done when the intake settles it. A slow
+// intake (a spool waiting for fsync, a full spool) therefore stops reading; the device's TCP
+// window fills and it waits. A v5 device is also told Receive Maximum, so a well-behaved one
+// stops itself. Nothing is read while the device does not read what is written to it (its
+// acknowledgements), so nothing piles up in either direction. Under a publish rate limit with
+// `slow`, nothing is read either while the connection is over its rate: what was read is taken,
+// then reading waits until the token bucket is out of debt.
 // Memory per connection: the chunk being handled, one partial packet (≤ maxPacketBytes, refused
 // before it is buffered), the QoS 2 ids of its session (≤ receiveMaximum), its topic aliases
 // (≤ topicAliasMaximum), and the acknowledgements of one chunk.
@@ -26,7 +28,11 @@
 // (on a will or a PUBLISH) is ignored: weir keeps no retained messages.
 //
 // Subscriptions: answered one by one by the `authorizeSubscribe` hook (granted at QoS 0, or
-// refused: 3.1.1 0x80, v5 0x87). Nothing is delivered to subscribers by this front end yet.
+// refused: 3.1.1 0x80, v5 0x87); what a subscriber gets is in subscribers.ts.
+//
+// Limits (`DeviceLimits`, each reported through `events`): keepalive bounds and will topic at
+// CONNECT, topic bytes and levels and the publish rate per PUBLISH, the number of filters per
+// SUBSCRIBE. On the hot path that is a few comparisons and a token bucket update.
 import type { Duplex } from 'node:stream';
 import mqttPacket, {
   type IConnectPacket,
@@ -38,6 +44,7 @@ import mqttPacket, {
 } from 'mqtt-packet';
 import type { Settle } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
+import { checkTopic, keepaliveAllowed, TokenBucket } from '../limits.ts';
 import type { ConnectionInfo } from '../listeners.ts';
 import { AckWriter } from './acks.ts';
 import {
@@ -59,16 +66,22 @@ import {
   PUBREC,
   REASON,
   RETURN_CODE_311,
+  validTopicFilter,
   validTopicName,
 } from './protocol.ts';
 import type { Session, SessionStore } from './sessions.ts';
 import { PacketSizeGate } from './size-gate.ts';
+import type { Subscriber, Subscriptions } from './subscribers.ts';
 import type { DeviceMessage, LoginResult, ResolvedOptions } from './types.ts';
 
 /** What a connection needs from the front end it belongs to. */
 export interface FrontEndCore {
   readonly options: ResolvedOptions;
   readonly sessions: SessionStore;
+  /** Every connection's granted filters, for deliveries. */
+  readonly subscriptions: Subscriptions;
+  /** Hands a message to the intake (and, once taken, to subscribers). */
+  take(msg: DeviceMessage, settle: Settle): void;
   /**
    * Records `conn` as the connection of its client id; an older connection of that id is taken
    * over (closed) and a will waiting for that id is cancelled. `cleanStart`: whether the session
@@ -97,8 +110,10 @@ const CLOSE_GRACE_MS = 1000;
 const DISCONNECT_WITH_WILL = 0x04;
 /** SUBACK failure of 3.1.1. */
 const SUBACK_FAILURE_311 = 0x80;
+/** The longest a connection over its rate waits before it is checked again (its keepalive refreshed). */
+const MAX_RATE_PAUSE_MS = 1000;
 
-export class DeviceConnection {
+export class DeviceConnection implements Subscriber {
   readonly #core: FrontEndCore;
   readonly #opts: ResolvedOptions;
   readonly #stream: Duplex;
@@ -130,6 +145,10 @@ export class DeviceConnection {
 
   #connectTimer: NodeJS.Timeout | null;
   #keepaliveTimer: NodeJS.Timeout | null = null;
+  /** The publish rate limit; null without one. */
+  readonly #bucket: TokenBucket | null;
+  /** Set while reading waits for the connection to be back within its rate. */
+  #rateTimer: NodeJS.Timeout | null = null;
 
   readonly closed: Promise<void>;
 
@@ -158,8 +177,11 @@ export class DeviceConnection {
     stream.once('close', () => this.#onClosed());
     this.#connectTimer = setTimeout(() => {
       core.debug({ connectTimeoutMs: this.#opts.connectTimeoutMs }, 'no CONNECT in time');
+      this.#opts.events.refused?.('connect_timeout');
       this.#destroy();
     }, this.#opts.connectTimeoutMs);
+    const rate = this.#opts.limits.publishRate;
+    this.#bucket = rate === null ? null : new TokenBucket(rate.ratePerSecond, rate.burst, performance.now());
   }
 
   /** Another connection with this client id has connected: this one ends (v5 reason 0x8E). */
@@ -182,11 +204,13 @@ export class DeviceConnection {
     if (this.#pumping) return;
     this.#pumping = true;
     while (this.#state !== CLOSED && this.#pending === 0 && !this.#out.stuck) {
+      if (this.#bucket !== null && this.#overRate()) break;
       const chunk = this.#stream.read() as Buffer | null;
       if (chunk === null) break;
       this.#keepaliveTimer?.refresh();
       const tooLarge = this.#gate.scan(chunk);
       if (tooLarge >= 0) {
+        this.#opts.events.dropped?.('too_large');
         this.#fail(REASON.packetTooLarge, 'packet too large', { bytes: tooLarge });
         break;
       }
@@ -196,6 +220,25 @@ export class DeviceConnection {
       this.#pending--;
     }
     this.#pumping = false;
+  };
+
+  /**
+   * Whether reading waits for the rate limit; when it starts waiting, a timer reads on once the
+   * bucket is out of debt (checked at least every second, so the keepalive stays fresh).
+   */
+  #overRate(): boolean {
+    if (this.#rateTimer !== null) return true;
+    const wait = this.#bucket!.waitMs(performance.now());
+    if (wait <= 0) return false;
+    this.#rateTimer = setTimeout(this.#resumeWithinRate, Math.min(wait, MAX_RATE_PAUSE_MS));
+    return true;
+  }
+
+  readonly #resumeWithinRate = (): void => {
+    this.#rateTimer = null;
+    // The device is there: it sent what is held back.
+    this.#keepaliveTimer?.refresh();
+    this.#pump();
   };
 
   /** A packet is done: the next chunk is read once all of the current one are. */
@@ -258,15 +301,37 @@ export class DeviceConnection {
     this.version = packet.protocolVersion ?? 4;
     const v5 = this.version === 5;
     const clean = packet.clean !== false;
+    const { limits, events } = this.#opts;
+    const keepalive = packet.keepalive ?? 0;
+    if (!keepaliveAllowed(keepalive, limits.minKeepaliveSeconds, limits.maxKeepaliveSeconds) && !v5) {
+      // MQTT 3.1.1 has no CONNACK code for it: closed without CONNACK [MQTT-3.2.2-6]. A v5
+      // device is told the keepalive to use instead (CONNACK Server Keep Alive).
+      events.refused?.('keepalive');
+      this.#fail(null, 'keepalive outside the bounds', { keepalive });
+      return;
+    }
     if (packet.clientId === '' && !clean && !v5) {
       // [MQTT-3.1.3-8]: a zero-length client id needs a clean session.
+      events.loginRefused?.('client_id', this.info);
       this.#refuseConnect(RETURN_CODE_311.identifierRejected, 'empty client id without clean session');
       return;
     }
     const will = packet.will;
-    if (will !== undefined && will !== null && !validTopicName(will.topic)) {
-      this.#refuseConnect(v5 ? REASON.topicNameInvalid : RETURN_CODE_311.notAuthorized, 'invalid will topic');
-      return;
+    if (will !== undefined && will !== null) {
+      if (!validTopicName(will.topic)) {
+        this.#refuseConnect(
+          v5 ? REASON.topicNameInvalid : RETURN_CODE_311.notAuthorized,
+          'invalid will topic',
+        );
+        return;
+      }
+      const overLimit = checkTopic(will.topic, limits.maxTopicBytes, limits.maxTopicLevels);
+      if (overLimit !== null) {
+        events.dropped?.(overLimit);
+        if (v5) this.#refuseConnect(REASON.topicNameInvalid, `will ${overLimit}`);
+        else this.#fail(null, `will ${overLimit}`);
+        return;
+      }
     }
     this.#state = AUTHENTICATING;
     const authenticate = this.#opts.hooks.authenticate;
@@ -317,11 +382,19 @@ export class DeviceConnection {
     const { session, present } = this.#core.sessions.open(this.clientId, clean, this);
     this.#session = session;
     this.#state = OPEN;
+    const asked = packet.keepalive ?? 0;
+    const { minKeepaliveSeconds: min, maxKeepaliveSeconds: max } = opts.limits;
+    // Only a v5 device gets here outside the bounds: it is told the nearest allowed value.
+    const keepalive = keepaliveAllowed(asked, min, max) ? asked : Math.min(Math.max(asked, min), max);
     this.#out.write(
-      connackAccepted(this.version, opts, { sessionPresent: present, assignedClientId, expiry }),
+      connackAccepted(this.version, opts, {
+        sessionPresent: present,
+        assignedClientId,
+        expiry,
+        serverKeepAlive: keepalive === asked ? undefined : keepalive,
+      }),
     );
 
-    const keepalive = packet.keepalive ?? 0;
     if (keepalive > 0) {
       // [MQTT-3.1.2-24]: one and a half keepalives without a packet close the connection.
       this.#keepaliveTimer = setTimeout(this.#onKeepaliveTimeout, keepalive * 1500);
@@ -337,7 +410,7 @@ export class DeviceConnection {
 
   readonly #onKeepaliveTimeout = (): void => {
     // Not reading because the intake is slow, or data waiting unread: the device is there.
-    if (this.#pending > 0 || this.#stream.readableLength > 0 || this.#out.stuck) {
+    if (this.#pending > 0 || this.#stream.readableLength > 0 || this.#out.stuck || this.#rateTimer !== null) {
       this.#keepaliveTimer?.refresh();
       return;
     }
@@ -363,6 +436,22 @@ export class DeviceConnection {
       this.#refusePublish(qos, id, REASON.topicNameInvalid, 'topic name not valid');
       return;
     }
+    const { limits, events } = this.#opts;
+    const overLimit = checkTopic(topic, limits.maxTopicBytes, limits.maxTopicLevels);
+    if (overLimit !== null) {
+      events.dropped?.(overLimit);
+      this.#refusePublish(qos, id, REASON.topicNameInvalid, overLimit);
+      return;
+    }
+    if (this.#bucket !== null && !this.#bucket.take(performance.now())) {
+      if (limits.publishRate!.whenExceeded === 'disconnect') {
+        events.rateLimited?.('disconnect');
+        events.dropped?.('rate_limited');
+        this.#fail(REASON.quotaExceeded, 'publish rate exceeded');
+        return;
+      }
+      events.rateLimited?.('slow'); // taken; reading waits (see #overRate)
+    }
     const msg: DeviceMessage =
       props === undefined
         ? {
@@ -383,7 +472,7 @@ export class DeviceConnection {
             ...v5Fields(props, this.#readAt),
           };
     if (qos === 2) this.#onQos2(msg, id);
-    else this.#opts.intake.accept(msg, qos === 1 ? this.#settleQos1(id) : this.#settleQos0);
+    else this.#core.take(msg, qos === 1 ? this.#settleQos1(id) : this.#settleQos0);
   }
 
   readonly #settleQos0: Settle = (err) => this.#settled(err, 0, 0);
@@ -416,7 +505,7 @@ export class DeviceConnection {
     }
     const callbacks: Settle[] = [(err) => this.#settled(err, 2, id)];
     session.settling.set(id, callbacks);
-    this.#opts.intake.accept(msg, (err) => {
+    this.#core.take(msg, (err) => {
       if (session.settling.get(id) === callbacks) session.settling.delete(id);
       if (!err) session.unreleased.add(id);
       for (const cb of callbacks) cb(err);
@@ -471,15 +560,26 @@ export class DeviceConnection {
   // ── SUBSCRIBE, UNSUBSCRIBE, DISCONNECT ────────────────────────────────────────────────────────
 
   #onSubscribe(packet: ISubscribePacket): void {
+    if (packet.subscriptions.length === 0) {
+      this.#fail(REASON.protocolError, 'SUBSCRIBE without a topic filter'); // [MQTT-3.8.3-3]
+      return;
+    }
     const allowed = this.#opts.hooks.authorizeSubscribe;
     const v5 = this.version === 5;
+    const fresh = new Set(
+      packet.subscriptions.map((s) => s.topic).filter((f) => !this.#subscriptions.has(f)),
+    );
+    if (this.#subscriptions.size + fresh.size > this.#opts.maxSubscriptions) {
+      this.#opts.events.refused?.('max_subscriptions');
+      this.#fail(REASON.quotaExceeded, 'too many subscriptions');
+      return;
+    }
     const granted = packet.subscriptions.map(({ topic: filter }) => {
+      if (!validTopicFilter(filter)) return v5 ? REASON.topicFilterInvalid : SUBACK_FAILURE_311;
       if (allowed === undefined || !allowed(this, filter))
         return v5 ? REASON.notAuthorized : SUBACK_FAILURE_311;
-      if (!this.#subscriptions.has(filter) && this.#subscriptions.size >= this.#opts.maxSubscriptions) {
-        return v5 ? REASON.quotaExceeded : SUBACK_FAILURE_311;
-      }
       this.#subscriptions.add(filter);
+      this.#core.subscriptions.add(this, filter);
       return 0; // granted at QoS 0: nothing is ever queued for a subscriber
     });
     this.#out.write(encode({ cmd: 'suback', messageId: packet.messageId!, granted }, this.version));
@@ -487,9 +587,14 @@ export class DeviceConnection {
   }
 
   #onUnsubscribe(packet: IUnsubscribePacket): void {
-    const granted = packet.unsubscriptions.map((filter) =>
-      this.#subscriptions.delete(filter) ? REASON.success : REASON.noSubscriptionExisted,
-    );
+    if (packet.unsubscriptions.length === 0) {
+      this.#fail(REASON.protocolError, 'UNSUBSCRIBE without a topic filter'); // [MQTT-3.10.3-2]
+      return;
+    }
+    const granted = packet.unsubscriptions.map((filter) => {
+      this.#core.subscriptions.remove(this, filter);
+      return this.#subscriptions.delete(filter) ? REASON.success : REASON.noSubscriptionExisted;
+    });
     this.#out.write(
       encode(
         this.version === 5
@@ -509,6 +614,13 @@ export class DeviceConnection {
       this.#sessionExpirySeconds = Math.min(expiry, this.#opts.maxSessionExpirySeconds);
     }
     this.#close();
+  }
+
+  /** A delivery to this subscriber (subscribers.ts); skipped while the device is not reading. */
+  deliver(packet: Buffer): boolean {
+    if (this.#state !== OPEN || this.#out.stuck) return false;
+    this.#out.write(packet);
+    return true;
   }
 
   // ── closing ────────────────────────────────────────────────────────────────────────────────────
@@ -548,6 +660,9 @@ export class DeviceConnection {
     this.#out.discard();
     if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
     if (this.#keepaliveTimer !== null) clearTimeout(this.#keepaliveTimer);
+    if (this.#rateTimer !== null) clearTimeout(this.#rateTimer);
+    for (const filter of this.#subscriptions) this.#core.subscriptions.remove(this, filter);
+    this.#subscriptions.clear();
     this.#queued = [];
     if (this.#session === null) return; // never got past CONNECT
     this.#core.unregister(this);

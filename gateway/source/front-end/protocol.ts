@@ -23,6 +23,7 @@ export const REASON = {
   serverShuttingDown: 0x8b,
   keepAliveTimeout: 0x8d,
   sessionTakenOver: 0x8e,
+  topicFilterInvalid: 0x8f,
   topicNameInvalid: 0x90,
   packetIdentifierNotFound: 0x92,
   packetTooLarge: 0x95,
@@ -85,10 +86,25 @@ export function validTopicName(topic: string): boolean {
 }
 
 /**
+ * A topic filter a device may subscribe to: not empty, no NUL, '#' only as the whole last level,
+ * '+' only as a whole level [MQTT-4.7.1-1, MQTT-4.7.1-2, MQTT-4.7.3-1].
+ */
+export function validTopicFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.includes('\0')) return false;
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return false;
+    if (level.includes('+') && level !== '+') return false;
+  }
+  return true;
+}
+
+/**
  * Encodes a packet for a connection of `version` (mqtt-packet's encoder). Only rare packets come
  * here (CONNACK, SUBACK, UNSUBACK), of a few distinct lengths, so mqtt-packet's cache of encoded
- * lengths (see packet-cache.ts) pins a few slabs at most; its 16,384-length prefill, which costs
- * ~35 MB of RSS at start, is left to the aedes source that needs it.
+ * lengths (each cached length pins an 8 KiB slab of the buffer pool) pins a few slabs at most.
+ * Deliveries to subscribers, of any length, are encoded by subscribers.ts instead.
  */
 export function encode(packet: Packet, version: ProtocolVersion): Buffer {
   return mqttPacket.generate(packet, { protocolVersion: version });

@@ -2,7 +2,8 @@
 // device connections itself (no broker in between): a device's PUBLISH goes straight to the
 // intake, and its PUBACK / PUBREC is written when the intake settles the message.
 import type { Logger } from 'pino';
-import type { InboundMessage, Settle } from '../../contracts.ts';
+import type { DropReason, InboundMessage, Settle } from '../../contracts.ts';
+import type { RateLimitAction, RefusalReason } from '../../metrics.ts';
 import type { ConnectionInfo } from '../listeners.ts';
 
 /**
@@ -62,9 +63,62 @@ export interface FrontEndHooks {
   ) => boolean;
 }
 
+/**
+ * What a device's connection may do beyond the protocol's own rules. Each is off (unbounded)
+ * unless set; the gateway sets them all from `mqtt.limits`.
+ */
+export interface DeviceLimits {
+  /** Open connections at most (all listeners); a stream beyond it is destroyed at once. */
+  readonly maxConnections?: number;
+  /**
+   * Keepalive bounds in seconds (0 = none, accepted only while minKeepaliveSeconds is 0). A 3.1.1
+   * CONNECT outside them is closed without CONNACK (3.1.1 has no code for it); a v5 device is
+   * accepted and told the nearest allowed value (CONNACK Server Keep Alive).
+   */
+  readonly minKeepaliveSeconds?: number;
+  readonly maxKeepaliveSeconds?: number;
+  /** Longest PUBLISH and will topic in UTF-8 bytes, and most levels. */
+  readonly maxTopicBytes?: number;
+  readonly maxTopicLevels?: number;
+  /**
+   * PUBLISH packets per second per connection (token bucket of `burst`). `slow`: nothing more is
+   * read from the connection until it is back within its rate (nothing refused); `disconnect`:
+   * the connection is closed (v5: DISCONNECT 0x97 quota exceeded).
+   */
+  readonly publishRate?: {
+    readonly ratePerSecond: number;
+    readonly burst: number;
+    readonly whenExceeded: 'slow' | 'disconnect';
+  };
+}
+
+/**
+ * What the front end tells about limits it enforced, for metrics and logs (each optional). Called
+ * once per event, never per accepted message.
+ */
+export interface FrontEndEvents {
+  /** A connection refused or closed by a limit. */
+  readonly refused?: (reason: RefusalReason) => void;
+  /** A message not taken because of a limit (it reaches neither Kafka nor the dead letters). */
+  readonly dropped?: (
+    reason: Extract<DropReason, 'too_large' | 'topic_too_long' | 'topic_too_many_levels' | 'rate_limited'>,
+  ) => void;
+  /** A PUBLISH over its connection's rate, and what was done. */
+  readonly rateLimited?: (action: RateLimitAction) => void;
+  /** A message not delivered to a subscriber that is not reading its socket. */
+  readonly subscriberSkipped?: () => void;
+  /**
+   * A CONNECT the front end refused itself before any `authenticate` hook: a 3.1.1 empty client
+   * id without a clean session [MQTT-3.1.3-8].
+   */
+  readonly loginRefused?: (reason: LoginRefusal, connection: ConnectionInfo) => void;
+}
+
 export interface FrontEndOptions {
   readonly intake: DeviceIntake;
   readonly hooks?: FrontEndHooks;
+  readonly limits?: DeviceLimits;
+  readonly events?: FrontEndEvents;
   readonly log: Logger;
   /** Largest packet accepted, in bytes of remaining length; checked before the body is buffered. */
   readonly maxPacketBytes: number;
@@ -92,8 +146,8 @@ export interface FrontEndOptions {
   /** Persistent sessions of absent devices kept at most; beyond it the least recently used goes. */
   readonly maxSessions?: number;
   /**
-   * Topic filters one connection may hold; a filter beyond it is refused in SUBACK (3.1.1 0x80,
-   * v5 0x97).
+   * Topic filters one connection may hold; a SUBSCRIBE that would take it beyond closes the
+   * connection (v5: DISCONNECT 0x97 quota exceeded).
    */
   readonly maxSubscriptions?: number;
 }
@@ -107,12 +161,31 @@ export const FRONT_END_DEFAULTS = {
   maxSubscriptions: 100,
 } as const;
 
-export type ResolvedOptions = Required<Omit<FrontEndOptions, 'hooks'>> & { readonly hooks: FrontEndHooks };
+export type ResolvedLimits = Required<Omit<DeviceLimits, 'publishRate'>> & {
+  readonly publishRate: NonNullable<DeviceLimits['publishRate']> | null;
+};
+
+export type ResolvedOptions = Required<Omit<FrontEndOptions, 'hooks' | 'limits' | 'events'>> & {
+  readonly hooks: FrontEndHooks;
+  readonly limits: ResolvedLimits;
+  readonly events: FrontEndEvents;
+};
 
 export function resolveOptions(opts: FrontEndOptions): ResolvedOptions {
+  const l = opts.limits ?? {};
+  const rate = l.publishRate;
   return {
     ...FRONT_END_DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
     hooks: opts.hooks ?? {},
+    events: opts.events ?? {},
+    limits: {
+      maxConnections: l.maxConnections ?? Number.POSITIVE_INFINITY,
+      minKeepaliveSeconds: l.minKeepaliveSeconds ?? 0,
+      maxKeepaliveSeconds: l.maxKeepaliveSeconds ?? 65_535,
+      maxTopicBytes: l.maxTopicBytes ?? 65_535,
+      maxTopicLevels: l.maxTopicLevels ?? Number.POSITIVE_INFINITY,
+      publishRate: rate !== undefined && rate.ratePerSecond > 0 ? rate : null,
+    },
   } as ResolvedOptions;
 }

@@ -10,8 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
-import { freePorts, LocalKafkaError, startKafka, stopKafka } from '../tools/kafka/local-kafka.ts';
+import { LocalKafkaError, startKafka, stopKafka } from '../tools/kafka/local-kafka.ts';
 import { TEST_KAFKA_BROKERS_ENV, TEST_KAFKA_DIR_ENV } from './helpers/kafka.ts';
+import { freePorts } from './support/ports.ts';
 
 let startedDir: string | undefined;
 

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { freePort } from '../../device-sim/demo/gateway-process.ts';
 import { kafkaStatus, stopKafka } from '../../tools/kafka/local-kafka.ts';
 import { testKafkaBrokers } from '../helpers/kafka.ts';
+import { freePort } from '../support/faults.ts';
 import { runWeir, spawnWeir, waitForOutput } from '../support/weir-cli.ts';
 
 function alive(pid: number): boolean {

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import {
-  freePorts,
   kafkaClusterStatus,
   type LocalKafkaClusterInfo,
   startClusterNode,
@@ -15,6 +14,7 @@ import {
   stopKafkaCluster,
 } from '../../tools/kafka/local-kafka.ts';
 import { sleep } from './faults.ts';
+import { freePorts } from './ports.ts';
 
 export class TestCluster {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'weir-cluster-kafka-'));

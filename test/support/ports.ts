@@ -60,3 +60,12 @@ export async function freePorts(count: number): Promise<number[]> {
   while (ports.size < count) ports.add(await freePort());
   return [...ports];
 }
+
+/** A free port whose next one is free too: a local Kafka takes port + 1 for its controller. */
+export async function freePortAndNext(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await freePort();
+    if (await canListen(port + 1)) return port;
+  }
+  throw new Error('no free pair of ports after 100 tries');
+}

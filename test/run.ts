@@ -1,15 +1,17 @@
-// `npm test`: every test file against one Kafka, in about half the time a serial run takes on a
-// 2-core machine. Files run in two lanes at once, each file in its own process (Node's runner):
-//  - the heavy lane runs the long fault runs that keep both cores busy with load of their own
-//    (a 3-node cluster under 600 msg/s, 1,000 msg/s through a Kafka outage) one after the other,
-//    so they never compete with each other for the CPU their throughput assertions need;
+// `npm test`: every test file against one Kafka, in two lanes that run at the same time, each
+// file in its own process (Node's runner):
+//  - the heavy lane runs the two long fault runs under load — a 3-node cluster at 600 msg/s
+//    (about 4 minutes), 1,000 msg/s through a Kafka outage (about 2.5) — one after the other.
+//    They set the length of the run, and their throughput and recovery assertions need steady CPU,
+//    so they never run together, and their processes keep the normal CPU priority;
 //  - the shared lane runs every other file, POOL_CONCURRENCY at a time, slowest first so that no
-//    long file starts last and ends the run alone.
+//    long file starts last and ends the run alone, at a lower CPU priority (nice 10, see
+//    test/support/lower-priority.ts): on a busy machine the heavy lane gets the CPU first.
 // One Kafka broker serves both lanes (test/global-setup.ts, started here once; the file processes
 // inherit WEIR_TEST_KAFKA_BROKERS). Tests that share it keep apart by unique topic names, consumer
-// groups, temp dirs and ports from 0; tests that kill or freeze a broker start their own.
-// Output is Node's spec reporter, a file's results together; at the end, each file's wall time,
-// slowest first, so the figure is measured on every run.
+// groups and temp dirs, and ports from test/support/ports.ts; tests that kill or freeze a broker
+// start their own. Output is Node's spec reporter, a file's results together; at the end, each
+// file's wall time, slowest first, so the figure is measured on every run.
 //
 //   node test/run.ts [FILE|GLOB ...]    (default: test/**/*.test.ts)
 import { globSync } from 'node:fs';
@@ -31,29 +33,35 @@ const HEAVY = ['test/integration/cluster-failover.test.ts', 'test/integration/ka
  * name order. Only the order depends on this list, not which files run.
  */
 const SLOW_FIRST = [
+  'test/integration/weir-crash.test.ts',
   'test/integration/kafka-security.test.ts',
+  'test/integration/ops-outage.test.ts',
   'test/integration/sink-recovery.test.ts',
   'test/integration/spool-full.test.ts',
-  'test/integration/kafka-hang-status.test.ts',
   'test/integration/spool-disk-full.test.ts',
-  'test/integration/weir-crash.test.ts',
-  'test/integration/ops-outage.test.ts',
   'test/integration/sim-10k.test.ts',
+  'test/integration/kafka-hang-status.test.ts',
   'test/integration/sink-hang.test.ts',
+  'test/integration/bench-smoke.test.ts',
+  'test/integration/demo.test.ts',
 ];
 
-/** Files of the shared lane at a time, besides the heavy lane's one. */
-const POOL_CONCURRENCY = 2;
+/** Files of the shared lane at a time, besides the heavy lane's one (3 measured best on 2 cores). */
+const POOL_CONCURRENCY = 3;
 
 interface Lane {
   name: string;
   files: string[];
   concurrency: number;
+  /** Node flags for the lane's file processes. */
+  execArgv: string[];
 }
 
 interface FileTime {
   file: string;
   lane: string;
+  /** When the file's process started, ms after the run began. */
+  startedMs: number;
   ms: number;
   passed: boolean;
 }
@@ -76,8 +84,13 @@ function lanes(files: string[]): Lane[] {
   };
   const shared = files.filter((f) => !heavy.includes(f)).sort((a, b) => rank(a) - rank(b));
   return [
-    { name: 'heavy', files: heavy, concurrency: 1 },
-    { name: 'shared', files: shared, concurrency: POOL_CONCURRENCY },
+    { name: 'heavy', files: heavy, concurrency: 1, execArgv: [] },
+    {
+      name: 'shared',
+      files: shared,
+      concurrency: POOL_CONCURRENCY,
+      execArgv: ['--import', path.join(root, 'test/support/lower-priority.ts')],
+    },
   ].filter((lane) => lane.files.length > 0);
 }
 
@@ -94,28 +107,33 @@ async function runLane(
   lane: Lane,
   out: PassThrough,
   times: FileTime[],
+  runStarted: number,
   signal: AbortSignal,
 ): Promise<Counts> {
   const stream = run({
     files: lane.files.map((f) => path.join(root, f)),
     concurrency: lane.concurrency,
+    execArgv: lane.execArgv,
     cwd: root,
     signal,
   });
   let block: Event[] = [];
   let counts: Counts = {};
+  const startedAt = new Map<string, number>();
   for await (const event of stream as AsyncIterable<Event>) {
     const { type, data } = event;
-    if (
-      type === 'test:complete' &&
-      data.nesting === 0 &&
-      data.file !== undefined &&
-      path.resolve(root, String(data.name)) === data.file
-    ) {
+    // The test that stands for a whole file: named by its path, at the top.
+    const file =
+      data.nesting === 0 && data.file !== undefined && path.resolve(root, String(data.name)) === data.file
+        ? data.file
+        : null;
+    if (file !== null && type === 'test:dequeue') startedAt.set(file, Date.now() - runStarted);
+    if (file !== null && type === 'test:complete') {
       const details = data['details'] as { duration_ms: number; passed: boolean };
       times.push({
-        file: path.relative(root, data.file),
+        file: path.relative(root, file),
         lane: lane.name,
+        startedMs: startedAt.get(file) ?? 0,
         ms: details.duration_ms,
         passed: details.passed,
       });
@@ -143,7 +161,7 @@ function timeTable(times: FileTime[], wallMs: number): string {
   const width = Math.max(...rows.map((r) => r.file.length));
   const lines = rows.map(
     (r) =>
-      `${(r.ms / 1000).toFixed(1).padStart(7)} s  ${r.file.padEnd(width)}  ${r.lane}${r.passed ? '' : '  FAILED'}`,
+      `${(r.ms / 1000).toFixed(1).padStart(7)} s  ${r.file.padEnd(width)}  ${r.lane} lane, from ${(r.startedMs / 1000).toFixed(0)} s${r.passed ? '' : '  FAILED'}`,
   );
   const serial = rows.reduce((sum, r) => sum + r.ms, 0);
   return [
@@ -170,7 +188,9 @@ async function main(): Promise<number> {
   });
   let failed = false;
   try {
-    const results = await Promise.all(lanes(files).map((lane) => runLane(lane, out, times, abort.signal)));
+    const results = await Promise.all(
+      lanes(files).map((lane) => runLane(lane, out, times, started, abort.signal)),
+    );
     const total: Counts = {};
     for (const counts of results) for (const [k, v] of Object.entries(counts)) total[k] = (total[k] ?? 0) + v;
     failed = (total['failed'] ?? 0) > 0 || (total['cancelled'] ?? 0) > 0 || times.some((t) => !t.passed);

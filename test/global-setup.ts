@@ -1,16 +1,18 @@
-// Global setup for Node's test runner: `node --test --test-global-setup=test/global-setup.ts ...`.
-// Starts one fresh Kafka broker (temp dir, free ports) for the whole run and publishes its address
-// in WEIR_TEST_KAFKA_BROKERS. globalSetup runs in the test runner's own process before it spawns
-// the test files, and each test file process inherits the runner's environment (checked on Node
-// 24.21, with process isolation and with --test-isolation=none), so setting process.env here is
-// enough. If WEIR_TEST_KAFKA_BROKERS is already set, that broker is used and nothing is started.
-// If Kafka cannot start, globalSetup throws and the run fails: tests are never skipped for it.
+// Global setup for Node's test runner: `node --test --test-global-setup=test/global-setup.ts ...`;
+// `npm test` (test/run.ts) calls it directly, once for both of its lanes. Starts one fresh Kafka
+// broker (temp dir, free ports) for the whole run and publishes its address in
+// WEIR_TEST_KAFKA_BROKERS. globalSetup runs in the test runner's own process before it spawns the
+// test files, and each test file process inherits the runner's environment (checked on Node 24.21,
+// with process isolation and with --test-isolation=none), so setting process.env here is enough.
+// If WEIR_TEST_KAFKA_BROKERS is already set, that broker is used and nothing is started. If Kafka
+// cannot start, globalSetup throws and the run fails: tests are never skipped for it.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
-import { freePorts, LocalKafkaError, startKafka, stopKafka } from '../tools/kafka/local-kafka.ts';
+import { LocalKafkaError, startKafka, stopKafka } from '../tools/kafka/local-kafka.ts';
 import { TEST_KAFKA_BROKERS_ENV, TEST_KAFKA_DIR_ENV } from './helpers/kafka.ts';
+import { freePorts } from './support/ports.ts';
 
 let startedDir: string | undefined;
 

@@ -26,10 +26,14 @@ function run(args: string[], env: Record<string, string> = {}): ChildProcess & {
   return Object.assign(child, { output: () => out });
 }
 
-/** Waits for the gateway's MQTT listener; fails with `why` if it exits first or takes over 10 s. */
+/**
+ * Waits for the gateway's MQTT listener; fails with `why` and the output so far if it exits first
+ * or takes over 60 s (a start takes about a second, many more on a machine busy with other tests).
+ */
 async function listening(child: ChildProcess & { output: () => string }, why: string): Promise<void> {
-  for (let i = 0; !child.output().includes('MQTT listener ready'); i++) {
-    assert.ok(i < 200 && child.exitCode === null, why);
+  const deadline = Date.now() + 60_000;
+  while (!child.output().includes('MQTT listener ready')) {
+    assert.ok(Date.now() < deadline && child.exitCode === null, `${why}:\n${child.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -131,7 +135,7 @@ describe('weir start', () => {
     ]);
     t.after(() => child.kill('SIGKILL'));
     // Wait for the listener.
-    await listening(child, `gateway did not start:\n${child.output()}`);
+    await listening(child, 'gateway did not start');
     const device = await connectDevice(`mqtt://127.0.0.1:${port}`, 'bus-1');
     const deviceTopic = topicFor('vehicle', 'bus-1');
     for (let seq = 1; seq <= 10; seq++)
@@ -179,7 +183,7 @@ describe('weir start', () => {
     const httpPort = await freePort();
     const first = await start(httpPort);
     t.after(() => first.kill('SIGKILL'));
-    await listening(first, `gateway did not start:\n${first.output()}`);
+    await listening(first, 'gateway did not start');
     // The first /status after start tells the truth about a spool directory it just made.
     const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as {
       conditions: Array<{ code: string }>;
@@ -200,13 +204,7 @@ describe('weir start', () => {
     await exitCode(first);
     const third = await start(await freePort());
     t.after(() => third.kill('SIGKILL'));
-    for (let i = 0; !third.output().includes('MQTT listener ready'); i++) {
-      assert.ok(
-        i < 200 && third.exitCode === null,
-        `gateway did not start after kill -9:\n${third.output()}`,
-      );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await listening(third, 'gateway did not start after kill -9');
     third.kill('SIGTERM');
     assert.equal(await exitCode(third), 0, third.output());
   });

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { freePort } from '../../device-sim/demo/gateway-process.ts';
 import { kafkaStatus, stopKafka } from '../../tools/kafka/local-kafka.ts';
 import { testKafkaBrokers } from '../helpers/kafka.ts';
+import { freePortAndNext } from '../support/ports.ts';
 import { runWeir, spawnWeir, waitForOutput } from '../support/weir-cli.ts';
 
 function alive(pid: number): boolean {
@@ -40,7 +40,7 @@ describe('weir demo', () => {
       await stopKafka({ dir: kafkaDir }).catch(() => {});
       rmSync(kafkaDir, { recursive: true, force: true });
     });
-    const kafkaPort = await freePort();
+    const kafkaPort = await freePortAndNext(); // the demo's Kafka takes the next one for its controller
     const demo = await runWeir(
       [
         'demo',

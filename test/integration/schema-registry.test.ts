@@ -16,8 +16,8 @@ import { encodeFramed } from '../../gateway/registry/framing.ts';
 import { SchemaIdCache } from '../../gateway/registry/id-cache.ts';
 import { SchemaIdResolver } from '../../gateway/registry/schema-ids.ts';
 import { avroFullName, subjectName } from '../../gateway/registry/subject.ts';
-import { freePorts } from '../../tools/kafka/local-kafka.ts';
 import { type LocalRegistryInfo, startRegistry, stopRegistry } from '../../tools/registry/local-registry.ts';
+import { freePorts } from '../support/faults.ts';
 
 const SCHEMAS = ['smart-city', 'factory-line', 'vehicle-gps', 'deadletter'] as const;
 const schemaPath = (name: string) => path.join(import.meta.dirname, '..', '..', 'schemas', `${name}.avsc`);

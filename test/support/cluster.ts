@@ -15,6 +15,7 @@ import {
 } from '../../tools/kafka/local-kafka-cluster.ts';
 import { freePorts } from '../../tools/local-service/ports.ts';
 import { sleep } from './faults.ts';
+import { freePorts } from './ports.ts';
 
 export class TestCluster {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'weir-cluster-kafka-'));

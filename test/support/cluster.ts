@@ -13,7 +13,6 @@ import {
   stopClusterNode,
   stopKafkaCluster,
 } from '../../tools/kafka/local-kafka-cluster.ts';
-import { freePorts } from '../../tools/local-service/ports.ts';
 import { sleep } from './faults.ts';
 import { freePorts } from './ports.ts';
 

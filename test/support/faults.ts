@@ -64,16 +64,26 @@ export class DedicatedKafka {
 
   /** SIGKILL: the broker vanishes, connections are refused until it is started again. */
   kill(): void {
-    process.kill(this.pid, 'SIGKILL');
+    this.#signal('SIGKILL');
   }
 
   /** SIGSTOP: the broker keeps its sockets open and answers nothing — a hang. */
   freeze(): void {
-    process.kill(this.pid, 'SIGSTOP');
+    this.#signal('SIGSTOP');
   }
 
   thaw(): void {
-    process.kill(this.pid, 'SIGCONT');
+    this.#signal('SIGCONT');
+  }
+
+  /**
+   * Signals the broker's JVM. Never pid 0 (a broker not started yet): that would signal the whole
+   * process group, which every test file of the run shares with its brokers — a SIGCONT would
+   * thaw another file's frozen broker, a SIGKILL end the run.
+   */
+  #signal(signal: NodeJS.Signals): void {
+    if (this.pid <= 0) throw new Error(`the dedicated Kafka in ${this.dir} was never started`);
+    process.kill(this.pid, signal);
   }
 
   /** Stops a running broker (SIGTERM); does nothing when it is not running. */
@@ -83,7 +93,7 @@ export class DedicatedKafka {
 
   async destroy(): Promise<void> {
     try {
-      process.kill(this.pid, 'SIGCONT');
+      if (this.pid > 0) this.thaw();
     } catch {}
     await stopKafka({ dir: this.dir }).catch(() => {});
     rmSync(this.dir, { recursive: true, force: true });

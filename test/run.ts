@@ -9,9 +9,10 @@
 //    test/support/lower-priority.ts): on a busy machine the heavy lane gets the CPU first.
 // One Kafka broker serves both lanes (test/global-setup.ts, started here once; the file processes
 // inherit WEIR_TEST_KAFKA_BROKERS). Tests that share it keep apart by unique topic names, consumer
-// groups and temp dirs, and ports from test/support/ports.ts; tests that kill or freeze a broker
-// start their own. Output is Node's spec reporter, a file's results together; at the end, each
-// file's wall time, slowest first, so the figure is measured on every run.
+// groups and temp dirs, and listen on port 0 or on ports from test/support/ports.ts; tests that
+// kill or freeze a broker start their own. Output is Node's spec reporter, a file's results
+// together; at the end, each file's wall time, slowest first, so the figure is measured on every
+// run (a busy shared machine makes it longer; the tests with time bounds feel it first).
 //
 //   node test/run.ts [FILE|GLOB ...]    (default: test/**/*.test.ts)
 import { globSync } from 'node:fs';

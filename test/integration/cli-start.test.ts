@@ -43,6 +43,19 @@ async function exitCode(child: ChildProcess): Promise<number | null> {
   return code as number | null;
 }
 
+/** `weir start` with the flags the tests set; `kafka` overrides the config's brokers. */
+function startArgs(o: {
+  config: string;
+  mqttPort: number;
+  spoolDir: string;
+  httpPort?: number;
+  kafka?: boolean;
+}): string[] {
+  const args = ['start', '--config', o.config, '--mqtt-port', String(o.mqttPort), '--spool-dir', o.spoolDir];
+  if (o.kafka) args.push('--kafka-brokers', testKafkaBrokers().join(','));
+  return args.concat('--http-port', String(o.httpPort ?? 0));
+}
+
 async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -120,19 +133,7 @@ describe('weir start', () => {
         `  - {name: vehicles, mqttTopic: "fleet/{fleetId}/vehicles/{vehicleId}/position", kafkaTopic: ${topic}, schema: ${path.join(repoRoot, 'schemas/vehicle-gps.avsc')}}`,
       ].join('\n'),
     );
-    const child = run([
-      'start',
-      '--config',
-      config,
-      '--mqtt-port',
-      String(port),
-      '--kafka-brokers',
-      testKafkaBrokers().join(','),
-      '--spool-dir',
-      dir,
-      '--http-port',
-      '0',
-    ]);
+    const child = run(startArgs({ config, mqttPort: port, spoolDir: dir, kafka: true }));
     t.after(() => child.kill('SIGKILL'));
     // Wait for the listener.
     await listening(child, 'gateway did not start');
@@ -168,18 +169,8 @@ describe('weir start', () => {
         `  - {name: vehicles, mqttTopic: "fleet/{fleetId}/vehicles/{vehicleId}/position", kafkaTopic: test.lock.${Date.now()}, schema: ${path.join(repoRoot, 'schemas/vehicle-gps.avsc')}}`,
       ].join('\n'),
     );
-    const start = async (httpPort: number) => {
-      const args = [
-        'start',
-        '--config',
-        config,
-        '--spool-dir',
-        spoolDir,
-        '--mqtt-port',
-        String(await freePort()),
-      ];
-      return run([...args, '--http-port', String(httpPort)]);
-    };
+    const start = async (httpPort: number) =>
+      run(startArgs({ config, mqttPort: await freePort(), spoolDir, httpPort }));
     const httpPort = await freePort();
     const first = await start(httpPort);
     t.after(() => first.kill('SIGKILL'));
@@ -215,19 +206,7 @@ describe('weir start', () => {
     t.after(() => taken.close());
     const { port } = taken.address() as net.AddressInfo;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
-    const child = run([
-      'start',
-      '--config',
-      examplePath,
-      '--mqtt-port',
-      String(port),
-      '--kafka-brokers',
-      testKafkaBrokers().join(','),
-      '--spool-dir',
-      dir,
-      '--http-port',
-      '0',
-    ]);
+    const child = run(startArgs({ config: examplePath, mqttPort: port, spoolDir: dir, kafka: true }));
     t.after(() => child.kill('SIGKILL'));
     assert.equal(await exitCode(child), 2, child.output());
     const out = child.output();
@@ -246,16 +225,11 @@ describe('weir start', () => {
     t.after(() => taken.close());
     const { port } = taken.address() as net.AddressInfo;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
-    const child = run(
-      ['start', '--config', examplePath, '--http-port', String(port), '--mqtt-port', '0'].concat([
-        '--kafka-brokers',
-        testKafkaBrokers().join(','),
-        '--spool-dir',
-        dir,
-        '--log-level',
-        'debug',
-      ]),
-    );
+    const child = run([
+      ...startArgs({ config: examplePath, mqttPort: 0, spoolDir: dir, httpPort: port, kafka: true }),
+      '--log-level',
+      'debug',
+    ]);
     t.after(() => child.kill('SIGKILL'));
     assert.equal(await exitCode(child), 2, child.output());
     assert.match(

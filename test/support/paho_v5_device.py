@@ -1,7 +1,7 @@
 """An MQTT 5 device on paho-mqtt (Python), for weir's tests: an independent v5 client.
 
-It connects, publishes the messages it is given one after the other, and prints what the gateway
-answered, one JSON object per line on stdout:
+It connects, publishes the messages it is given in order (paho keeps up to 20 in flight), and
+prints what the gateway answered, one JSON object per line on stdout:
 
   {"event": "connack", "reasonCode": 0, "sessionPresent": false, "properties": {...}}
   {"event": "ack", "index": 3, "packet": "PUBACK", "reasonCode": 0}

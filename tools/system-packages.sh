@@ -5,13 +5,14 @@
 # sentence with the apt-get command and fails, rather than letting a test fail obscurely later.
 #   kafka    Java 17+ and Maven: the local Kafka (its jars come from Maven Central)
 #   test     kafka + Debian's Chromium (the status page test), shellcheck (deploy/install.sh),
-#            openssl (certificates for the TLS tests and the local Kafka's TLS listeners)
+#            openssl (certificates for the TLS tests and the local Kafka's TLS listeners),
+#            paho-mqtt for Debian's python3 (an independent MQTT 5 client of the front-end tests)
 #   rdkafka  what node-rdkafka needs to build librdkafka with TLS, SASL, zstd and lz4
 
 weir_packages() {
   case "$1" in
     kafka) echo default-jre-headless maven ;;
-    test) echo default-jre-headless maven chromium shellcheck openssl ;;
+    test) echo default-jre-headless maven chromium shellcheck openssl python3-paho-mqtt ;;
     rdkafka) echo build-essential python3 libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev ;;
     *) echo "weir: unknown package set $1" >&2; return 1 ;;
   esac
@@ -26,6 +27,8 @@ weir_has_package() {
     chromium) [ -x "${WEIR_CHROMIUM:-/usr/bin/chromium}" ] ;;
     build-essential) command -v g++ >/dev/null 2>&1 && command -v make >/dev/null 2>&1 ;;
     shellcheck | openssl | python3) command -v "$1" >/dev/null 2>&1 ;;
+    # Present when the interpreter the tests run can import it (test/support/paho.ts).
+    python3-paho-mqtt) "${WEIR_TEST_PYTHON:-/usr/bin/python3}" -c 'import paho.mqtt.client' >/dev/null 2>&1 ;;
     *)
       if command -v dpkg-query >/dev/null 2>&1; then
         dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

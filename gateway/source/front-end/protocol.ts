@@ -110,7 +110,30 @@ export function encode(packet: Packet, version: ProtocolVersion): Buffer {
   return mqttPacket.generate(packet, { protocolVersion: version });
 }
 
-/** A v5 DISCONNECT with a reason code. */
+/** The Reason String of each DISCONNECT reason the front end sends: the spec's name of the code. */
+const DISCONNECT_WORDS: Readonly<Record<number, string>> = {
+  [REASON.malformedPacket]: 'malformed packet',
+  [REASON.protocolError]: 'protocol error',
+  [REASON.serverBusy]: 'server busy',
+  [REASON.serverShuttingDown]: 'server shutting down',
+  [REASON.keepAliveTimeout]: 'keep alive timeout',
+  [REASON.sessionTakenOver]: 'session taken over',
+  [REASON.topicAliasInvalid]: 'topic alias invalid',
+  [REASON.packetTooLarge]: 'packet too large',
+  [REASON.quotaExceeded]: 'quota exceeded',
+};
+
+/**
+ * A v5 DISCONNECT with a reason code and a Reason String saying it in words (at most 30 bytes).
+ * The words are for a device's log, and they keep the reason readable by paho-mqtt (Python, 1.6
+ * and 2.x): it reads a DISCONNECT's reason code only from a packet with properties, and without
+ * them reports a lost connection (1.6) or a normal disconnection (2.x) instead.
+ */
 export function disconnectPacket(reason: number): Buffer {
-  return Buffer.from([0xe0, 1, reason]);
+  const words = Buffer.from(DISCONNECT_WORDS[reason] ?? 'disconnected', 'utf8');
+  const propertyBytes = 3 + words.length; // identifier 0x1F, a two-byte length, the text
+  return Buffer.concat([
+    Buffer.from([0xe0, 2 + propertyBytes, reason, propertyBytes, 0x1f, 0, words.length]),
+    words,
+  ]);
 }

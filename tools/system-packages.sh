@@ -6,13 +6,14 @@
 #   kafka    Java 17+ and Maven: the local Kafka (its jars come from Maven Central)
 #   test     kafka + Debian's Chromium (the status page test), shellcheck (deploy/install.sh),
 #            openssl (certificates for the TLS tests and the local Kafka's TLS listeners),
-#            paho-mqtt for Debian's python3 (an independent MQTT 5 client of the front-end tests)
+#            paho-mqtt for Debian's python3 and mosquitto-clients (mosquitto_pub): independent
+#            MQTT 3.1.1 / 5 clients of the front-end tests
 #   rdkafka  what node-rdkafka needs to build librdkafka with TLS, SASL, zstd and lz4
 
 weir_packages() {
   case "$1" in
     kafka) echo default-jre-headless maven ;;
-    test) echo default-jre-headless maven chromium shellcheck openssl python3-paho-mqtt ;;
+    test) echo default-jre-headless maven chromium shellcheck openssl python3-paho-mqtt mosquitto-clients ;;
     rdkafka) echo build-essential python3 libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev ;;
     *) echo "weir: unknown package set $1" >&2; return 1 ;;
   esac
@@ -28,6 +29,7 @@ weir_has_package() {
     build-essential) command -v g++ >/dev/null 2>&1 && command -v make >/dev/null 2>&1 ;;
     shellcheck | openssl | python3) command -v "$1" >/dev/null 2>&1 ;;
     # Present when the interpreter the tests run can import it (test/support/paho.ts).
+    mosquitto-clients) command -v mosquitto_pub >/dev/null 2>&1 ;;
     python3-paho-mqtt) "${WEIR_TEST_PYTHON:-/usr/bin/python3}" -c 'import paho.mqtt.client' >/dev/null 2>&1 ;;
     *)
       if command -v dpkg-query >/dev/null 2>&1; then

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { OutboundRecord } from '../../gateway/contracts.ts';
 import {
+  DEFINE_AT_ONCE,
   decodeFrame,
   emptyDictionary,
   encodeFrame,
@@ -95,15 +96,22 @@ describe('spool frames of MQTT 5 records', () => {
     assert.equal(back[69_999], '69999');
   });
 
-  test('headers met once are written out and not remembered; met again, they are', () => {
+  test('past the first headers a segment meets, headers met once are written out and not remembered; met again, they are', () => {
     const dict = emptyDictionary();
-    const traced = (i: number) => rec(i, { headers: { ...shared, trace: Buffer.from(`t-${i}`) } });
-    const records = [rec(0), ...Array.from({ length: 100 }, (_, i) => traced(i + 1)), rec(101), rec(102)];
+    const withHeader = (i: number, name: string) =>
+      rec(i, { headers: { ...shared, [name]: Buffer.from(`${name}-${i}`) } });
+    // A fleet's device topics: each defined the first time.
+    const fleet = Array.from({ length: DEFINE_AT_ONCE }, (_, i) => withHeader(i, 'device'));
+    const traced = Array.from({ length: 100 }, (_, i) => withHeader(i, 'trace'));
+    const late = withHeader(0, 'late'); // a device topic first met after those
+    const records = [...fleet, ...traced, late, late, late];
     const group = records.map((record) => ({ topic: 'iot.t', record }));
     const max = group.reduce((n, g) => n + frameSize(g.topic, g.record), 0);
     const { frames, sizes } = new SegmentEncoder(dict).encode(1, group, max);
-    assert.deepEqual(dict.headers, [shared], 'only the headers that repeat are in the dictionary');
-    assert.ok(sizes[102]! < sizes[0]! - 30, 'the third record of the shared headers refers to them');
+    assert.equal(dict.headers.length, DEFINE_AT_ONCE + 1, 'the fleet and the late topic; no trace headers');
+    assert.equal(dict.headers.at(-1), late.headers);
+    const n = records.length;
+    assert.ok(sizes[n - 1]! < sizes[n - 3]! - 30, 'the third record of the late topic refers to its headers');
     const reader = emptyDictionary();
     let at = 0;
     records.forEach((r, i) => {

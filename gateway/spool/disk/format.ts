@@ -32,10 +32,11 @@
 // Records of one device topic share their topic, headers and origin, so after the first record
 // of a device in a segment, each of its frames carries only seq, time, a few reference bytes,
 // key and value. A segment's dictionary is rebuilt by reading it from the start, which is how
-// segments are always read; every frame is still checked by its own CRC. A headers object is
-// remembered the second time a segment meets it: one met only once (an MQTT 5 message with
-// properties of its own, such as a trace id) is written literally, so such records cannot fill
-// the dictionary or keep their headers in memory while the segment is written.
+// segments are always read; every frame is still checked by its own CRC. A segment defines the
+// first DEFINE_AT_ONCE headers objects it meets (a fleet's device topics); past those, a headers
+// object is defined only when the segment meets it a second time. Headers met only once (MQTT 5
+// messages with properties of their own, such as a trace id) are then written literally, so they
+// cannot fill the dictionary or keep more than a bounded number of headers in memory.
 //
 // Format 2 (weir before message expiry; still read): the same without bit 6 of the modes, and
 // a header count of 0xffff is just that.
@@ -59,6 +60,8 @@ const MIN_BODY = 8 + 8 + 1 + 3 + 2;
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** Entries of each kind one segment's dictionary takes; past it, parts are written literally. */
 export const MAX_DICTIONARY_ENTRIES = 65_536;
+/** Headers objects a segment defines the first time it meets them; later ones, the second time. */
+export const DEFINE_AT_ONCE = 4_096;
 
 const REF = 0;
 const DEFINE = 1;
@@ -148,7 +151,7 @@ export class SegmentEncoder {
   readonly #dict: SegmentDictionary;
   readonly #topicIds = new Map<string, number>();
   readonly #headerIds = new WeakMap<object, number>();
-  /** Headers objects written literally once; the next record with one defines it. */
+  /** Headers objects written literally once (past DEFINE_AT_ONCE); met again, they are defined. */
   readonly #headersSeenOnce = new WeakSet<object>();
   readonly #originIds = new WeakMap<object, number>();
 
@@ -203,7 +206,7 @@ export class SegmentEncoder {
     const headers = record.headers;
     id = this.#headerIds.get(headers);
     mode = this.#choose(id, d.headers.length);
-    if (mode === DEFINE && !this.#headersSeenOnce.has(headers)) {
+    if (mode === DEFINE && d.headers.length >= DEFINE_AT_ONCE && !this.#headersSeenOnce.has(headers)) {
       this.#headersSeenOnce.add(headers);
       mode = LITERAL;
     } else if (mode === DEFINE) {

@@ -35,6 +35,15 @@ export interface InboundMessage {
   readonly identity: string | null;
   /** Gateway receive time, epoch milliseconds. */
   readonly receivedAt: number;
+  /**
+   * MQTT 5 user properties (a name sent twice has an array of values); they become Kafka headers.
+   * Absent for MQTT 3.1.1 and for v5 messages without them.
+   */
+  readonly userProperties?: Readonly<Record<string, string | string[]>>;
+  /** MQTT 5 content type (a MIME type, as the device says); it becomes a Kafka header. */
+  readonly contentType?: string;
+  /** MQTT 5 message expiry: epoch milliseconds after which the message is not sent to Kafka. */
+  readonly expiresAt?: number;
 }
 
 /**
@@ -97,13 +106,30 @@ export interface SpooledRecord<Entry> {
   readonly entry: Entry;
 }
 
+/**
+ * A record's Kafka headers. A name with several values (an MQTT 5 user property sent more than
+ * once) has them in an array, in the order the device sent them; Kafka keeps repeated header
+ * names, so each value becomes a header of its own. The headers weir sets itself always have one.
+ */
+export type RecordHeaders = Readonly<Record<string, Buffer | readonly Buffer[]>>;
+
 /** A record ready for Kafka: already Avro-encoded, with its key and headers. */
 export interface OutboundRecord {
   readonly key: Buffer | null;
   readonly value: Buffer;
-  readonly headers: Readonly<Record<string, Buffer>>;
+  /**
+   * Records of one device topic share one headers object (and records that repeat the same MQTT 5
+   * properties share theirs): the spool writes a headers object once per segment and refers to it
+   * after that.
+   */
+  readonly headers: RecordHeaders;
   /** Epoch milliseconds; the Kafka record timestamp. */
   readonly timestamp: number;
+  /**
+   * MQTT 5 message expiry, epoch milliseconds: a record still waiting at that time is not sent
+   * (counted as dropped, `expired`). Absent: it never expires. Not sent to Kafka.
+   */
+  readonly expiresAt?: number;
   /**
    * The device message the record was made from; not sent to Kafka. Kept (in the spool too) so
    * that a record Kafka refuses becomes a dead letter that names its client, QoS and route.
@@ -252,4 +278,5 @@ export type DropReason =
   | 'deadletter_rejected'
   | 'spool_full'
   | 'spool_damaged'
-  | 'unauthorized';
+  | 'unauthorized'
+  | 'expired';

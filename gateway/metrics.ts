@@ -30,6 +30,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'shutdown',
   'deadletter_rejected',
   'unauthorized',
+  'expired',
 ];
 
 /** Why the source refused or closed a connection (weir_source_connections_refused_total). */

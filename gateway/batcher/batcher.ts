@@ -59,7 +59,11 @@ export function kafkaBatchBytes(records: number, bytes: number, framingBytesPerR
 
 export function recordBytes(record: OutboundRecord): number {
   let n = record.value.length + (record.key?.length ?? 0);
-  for (const k in record.headers) n += k.length + record.headers[k]!.length;
+  for (const k in record.headers) {
+    const value = record.headers[k]!;
+    if (Buffer.isBuffer(value)) n += k.length + value.length;
+    else for (const v of value) n += k.length + v.length; // a name sent more than once: each is a header
+  }
   return n;
 }
 

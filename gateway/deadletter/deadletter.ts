@@ -64,10 +64,12 @@ export class DeadLetterEncoder {
    * value Kafka refused; the client, QoS and route are those of the message it was made from.
    */
   kafkaRejected(topic: string, record: OutboundRecord, reason: string): OutboundRecord {
+    // weir sets this header itself, with one value (a device's property of that name is renamed).
+    const mqttTopic = record.headers['mqtt-topic'];
     return this.encode({
       reason: 'kafka_rejected',
       detail: `Kafka refused the record for topic ${topic}: ${reason}`,
-      mqttTopic: record.headers['mqtt-topic']?.toString() ?? '',
+      mqttTopic: Buffer.isBuffer(mqttTopic) ? mqttTopic.toString() : '',
       clientId: record.origin?.clientId ?? '',
       qos: record.origin?.qos ?? 1,
       route: record.origin?.route ?? null,

@@ -6,6 +6,8 @@
 //               exponential backoff (Kafka down, hung or slow). Nothing is dropped.
 //   rejected  → every record goes to the dead-letter topic (reason kafka_rejected); if the
 //               dead-letter topic rejects it too, it is dropped and counted (deadletter_rejected).
+// Before a batch is sent (each time: a batch may wait through an outage), records whose MQTT 5
+// message expiry has passed leave it, counted as dropped (expired) and done (expiry.ts).
 // With a framer (the Confluent wire format), each batch passes it on its way to the sink; a batch
 // it cannot frame yet (a schema id not known: registry out of reach) goes back to the front of the
 // queue, without backoff and without counting against Kafka; when the framer can frame it, the
@@ -27,6 +29,7 @@ import type {
 } from '../contracts.ts';
 import { describeConnectionError, errorMessage, WeirError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import { withoutExpired } from './expiry.ts';
 
 export interface ForwarderOptions {
   /** Where batches come from (the batcher). */
@@ -227,7 +230,16 @@ export class Forwarder {
     const batches: PendingBatch[] = [];
     const toSink: Batch[] = [];
     const waiting: PendingBatch[] = [];
-    for (const batch of taken) {
+    const now = Date.now();
+    let emptied = false;
+    for (const whole of taken) {
+      const { batch, expired } = withoutExpired(whole, now);
+      if (expired > 0) metrics.dropped.inc({ reason: 'expired' }, expired);
+      if (batch.records.length === 0) {
+        batcher.complete(batch);
+        emptied = true;
+        continue;
+      }
       const framed = framer?.frame(batch) ?? { status: 'ok', batch };
       if (framed.status === 'wait') {
         waiting.push(batch);
@@ -237,7 +249,11 @@ export class Forwarder {
       toSink.push(framed.batch);
     }
     if (waiting.length > 0) batcher.requeue(waiting);
-    if (batches.length === 0) return;
+    if (batches.length === 0) {
+      // Batches of expired records only: the next of their topics may be ready behind them.
+      if (emptied && batcher.readyCount > waiting.length) this.#schedule();
+      return;
+    }
     this.#sending = true;
     let outcomes: BatchOutcome[];
     const started = performance.now();

@@ -7,6 +7,7 @@ import type {
   InboundMessage,
   Intake,
   OutboundRecord,
+  RecordHeaders,
   RecordOrigin,
   RecordQueue,
   Settle,
@@ -15,6 +16,7 @@ import type { DeadLetterEncoder } from '../deadletter/deadletter.ts';
 import { WeirError } from '../errors.ts';
 import { type Metrics, NO_ROUTE, type RouteTraffic } from '../metrics.ts';
 import type { Router } from '../router/router.ts';
+import { PropertyHeaders, SETS_IN_ALL, type SetBudget } from './property-headers.ts';
 import type { CompiledRoute } from './routes.ts';
 
 /** A topic's route, the fields its levels give, and the key and headers its records share. */
@@ -23,7 +25,9 @@ interface TopicTarget {
   readonly segments: Readonly<Record<string, string>>;
   readonly traffic: RouteTraffic;
   readonly key: Buffer;
-  readonly headers: Readonly<Record<string, Buffer>>;
+  readonly headers: RecordHeaders;
+  /** The headers of its MQTT 5 messages with properties; made with the first such message. */
+  properties: PropertyHeaders | null;
   /** The origin of the topic's last record: reused while the client and QoS stay the same. */
   origin: RecordOrigin | null;
 }
@@ -46,6 +50,8 @@ export class RoutingIntake implements Intake {
   readonly #traffic = new Map<CompiledRoute, RouteTraffic>();
   readonly #unrouted: RouteTraffic;
   readonly #targets = new Map<string, TopicTarget>();
+  /** How many more MQTT 5 property sets the cached topics may remember (property-headers.ts). */
+  readonly #propertySets: SetBudget = { left: SETS_IN_ALL };
 
   readonly #onUnauthorized: (msg: InboundMessage, route: string) => void;
 
@@ -92,13 +98,23 @@ export class RoutingIntake implements Intake {
       origin = { clientId: msg.clientId, qos: msg.qos, route: route.name };
       target.origin = origin;
     }
-    const record: OutboundRecord = {
-      key: target.key,
-      value: decoded.value,
-      headers: target.headers,
-      timestamp: msg.receivedAt,
-      origin,
-    };
+    // Without MQTT 5 properties (every 3.1.1 message) the record shares its topic's headers.
+    let headers = target.headers;
+    if (msg.userProperties !== undefined || msg.contentType !== undefined) {
+      target.properties ??= new PropertyHeaders(target.headers, this.#propertySets);
+      headers = target.properties.get(msg.userProperties, msg.contentType);
+    }
+    const record: OutboundRecord =
+      msg.expiresAt === undefined
+        ? { key: target.key, value: decoded.value, headers, timestamp: msg.receivedAt, origin }
+        : {
+            key: target.key,
+            value: decoded.value,
+            headers,
+            timestamp: msg.receivedAt,
+            expiresAt: msg.expiresAt,
+            origin,
+          };
     this.#queue.enqueue(route.kafkaTopic, record, msg.qos, settle);
   }
 
@@ -120,9 +136,13 @@ export class RoutingIntake implements Intake {
       traffic: this.#trafficOf(route),
       key: Buffer.from(segments[route.keySegment]!),
       headers: { ...route.fixedHeaders, 'mqtt-topic': Buffer.from(topic) },
+      properties: null,
       origin: null,
     };
-    if (this.#targets.size >= TOPIC_CACHE_ENTRIES) this.#targets.clear();
+    if (this.#targets.size >= TOPIC_CACHE_ENTRIES) {
+      this.#targets.clear();
+      this.#propertySets.left = SETS_IN_ALL;
+    }
     this.#targets.set(topic, target);
     return target;
   }

@@ -171,7 +171,9 @@ export class RegistryFramer implements Framer {
     let lastId = 0;
     let missing: Pending | WeirError | null = null;
     for (let i = 0; i < batch.records.length; i++) {
-      const header = batch.records[i]!.headers[FINGERPRINT_HEADER];
+      // weir sets this header itself, with one value (a device's property of that name is renamed).
+      const value = batch.records[i]!.headers[FINGERPRINT_HEADER];
+      const header = Buffer.isBuffer(value) ? value : undefined;
       // Records of one route share their header buffer (or at least its bytes): one lookup per run.
       if (
         header !== undefined &&

@@ -102,6 +102,37 @@ describe('forwarder', () => {
     assert.deepEqual(sink.delivered, []);
   });
 
+  test('a record whose MQTT 5 expiry passes while its batch waits is not sent: counted as expired, and done', async (t) => {
+    const sink = new ScriptedSink(['hang']);
+    const batcher = new Batcher({ maxRecords: 3, maxBytes: 1 << 20, lingerMs: 1, maxBufferedBytes: 1 << 20 });
+    const { metrics } = startForwarder(t, batcher, sink);
+    const settled: Array<string> = [];
+    const add = (topic: string, value: string, expiresInMs?: number) => {
+      const r = record(value);
+      const rec = expiresInMs === undefined ? r : { ...r, expiresAt: Date.now() + expiresInMs };
+      batcher.add(topic, rec, null, (err) => settled.push(err ? `${value}: ${err.message}` : value));
+    };
+    add('t', '1');
+    add('t', '2', 20);
+    add('t', '3', 60_000);
+    await waitUntil('the first send', () => sink.sends.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 40)); // Kafka does not answer; 2 expires
+    add('u', 'u1', 0); // a batch of expired records only
+    add('u', 'u2', -1_000);
+    sink.release('retry');
+    await waitUntil('every record settled', () => settled.length === 5);
+    assert.deepEqual(
+      sink.delivered.map((d) => d.value),
+      ['1', '3'],
+      'Kafka has the unexpired records',
+    );
+    assert.deepEqual(sink.sends[1], [{ topic: 't', values: ['1', '3'] }]);
+    assert.ok(!sink.sends.flat().some((s) => s.topic === 'u'), 'a batch of expired records is not sent');
+    assert.deepEqual(settled.sort(), ['1', '2', '3', 'u1', 'u2'], 'each is done, without an error');
+    assert.equal(metrics.dropped.counts.expired, 3);
+    assert.equal(batcher.bufferedBytes, 0, 'their bytes left the memory bound');
+  });
+
   test('one send in flight: nothing more is sent while a send hangs', async (t) => {
     const sink = new ScriptedSink(['hang']);
     const { add, durable } = pipeline(t, sink);

@@ -160,5 +160,7 @@ export class KafkajsSink extends KafkaAdapter<Producer> {
 }
 
 function toMessage(r: Batch['records'][number]): Message {
-  return { key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) };
+  // kafkajs writes a header per value of an array (a name sent more than once) and never changes it.
+  const headers = r.headers as Message['headers'];
+  return { key: r.key, value: r.value, headers, timestamp: String(r.timestamp) };
 }

@@ -3,11 +3,14 @@
 // outcome per batch, never throws; short client retries, the forwarder owns the backoff.
 import { Admin, compatibilityPartitioner, Producer } from '@platformatic/kafka';
 import { NO_SECURITY } from '../../config/kafka-security.ts';
-import type { Batch } from '../../contracts.ts';
+import type { Batch, RecordHeaders } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { KafkaAdapter, type TopicAdmin } from './adapter.ts';
 import { kafkaErrorType } from './errors.ts';
 import { platformaticSecurity } from './security.ts';
+
+/** Header names kept as Buffers: weir's own and the devices' usual user properties, not every one. */
+const MAX_HEADER_NAMES = 1_024;
 
 export class PlatformaticSink extends KafkaAdapter<Producer> {
   readonly name = 'platformatic';
@@ -113,15 +116,24 @@ export class PlatformaticSink extends KafkaAdapter<Producer> {
 
   /** The client wants header names as Buffers; names repeat, so theirs are made once. */
   readonly #headerNames = new Map<string, Buffer>();
-  #headers(headers: Readonly<Record<string, Buffer>>): Map<Buffer, Buffer> {
+  #headers(headers: RecordHeaders): Map<Buffer, Buffer> {
     const out = new Map<Buffer, Buffer>();
     for (const name in headers) {
       let key = this.#headerNames.get(name);
       if (key === undefined) {
         key = Buffer.from(name);
-        this.#headerNames.set(name, key);
+        if (this.#headerNames.size < MAX_HEADER_NAMES) this.#headerNames.set(name, key);
       }
-      out.set(key, headers[name]!);
+      const value = headers[name]!;
+      if (Buffer.isBuffer(value)) {
+        out.set(key, value);
+        continue;
+      }
+      // A name with several values: the Map's keys are compared by identity, so each value gets
+      // a Buffer of its own for the name, and the client writes one header per entry.
+      value.forEach((v, i) => {
+        out.set(i === 0 ? key : Buffer.from(name), v);
+      });
     }
     return out;
   }

@@ -3,7 +3,7 @@
 // reports of its own records, so a refused batch is isolated without resending the others.
 // message.timeout.ms bounds a send, so an outage ends in `retry` and the forwarder owns the backoff.
 import { NO_SECURITY } from '../../config/kafka-security.ts';
-import type { Batch } from '../../contracts.ts';
+import type { Batch, RecordHeaders } from '../../contracts.ts';
 import { WeirError } from '../../errors.ts';
 import { rateLimited } from '../../log.ts';
 import { KafkaAdapter, type TopicAdmin } from './adapter.ts';
@@ -337,9 +337,14 @@ function settle(err: RdkafkaError | null, opaque: unknown): void {
   if (pending.remaining === 0) pending.done();
 }
 
-function headerList(headers: Readonly<Record<string, Buffer>>): Record<string, Buffer>[] {
+function headerList(headers: RecordHeaders): Record<string, Buffer>[] {
   const out: Record<string, Buffer>[] = [];
-  for (const name in headers) out.push({ [name]: headers[name]! });
+  for (const name in headers) {
+    const value = headers[name]!;
+    // A name with several values (sent more than once) becomes one header per value.
+    if (Buffer.isBuffer(value)) out.push({ [name]: value });
+    else for (const v of value) out.push({ [name]: v });
+  }
   return out;
 }
 

@@ -5,13 +5,16 @@
 //   header   16 bytes: magic "WEIRSPL\0" (8) · format version u32 LE (4) · reserved u32 (4)
 //   frames   one after another, nothing in between
 //
-// Frame, format 2 (all integers little-endian):
+// Frame, format 3 (all integers little-endian):
 //   u32  frameLength      bytes after this field (crc .. end of value)
 //   u32  crc32            zlib CRC-32 of every byte after this field
 //   u64  seq              record sequence number; contiguous across segments (+1 per record)
 //   u64  timestamp        epoch milliseconds (the gateway receive time)
 //   u8   modes            how the three shared parts follow: bits 0–1 topic, 2–3 headers,
-//                         4–5 origin; each 0 = reference, 1 = definition, 2 = literal, 3 = none
+//                         4–5 origin; each 0 = reference, 1 = definition, 2 = literal, 3 = none;
+//                         bit 6: an expiry follows
+//   varint expiry         only with bit 6: the MQTT 5 message expiry, milliseconds after
+//                         `timestamp` (records without one, most of them, carry nothing)
 //   topic, headers, origin, each in its mode:
 //     reference           varint id of an entry defined earlier in the same segment
 //     definition          varint id (the next free one of its kind), then the content
@@ -20,24 +23,31 @@
 //   u16  keyLength (0xffff = no key), key
 //   value                 the rest of the frame: the Avro-encoded record
 //
-// Contents: topic = u16 length, UTF-8 (the Kafka topic); headers = u16 count, then per header
-// u16 nameLength, name (UTF-8), u32 valueLength, value; origin = u8 qos, u16 clientIdLength,
-// clientId (UTF-8), u16 routeLength (0xffff = no route), route (UTF-8). The origin is not sent
-// to Kafka: it is what a dead letter of the record must say.
+// Contents: topic = u16 length, UTF-8 (the Kafka topic); headers = u16 count (0xffff: a u32
+// count follows), then per header u16 nameLength, name (UTF-8), u32 valueLength, value — a name
+// with several values (repeated MQTT 5 user properties) comes once per value, in order; origin =
+// u8 qos, u16 clientIdLength, clientId (UTF-8), u16 routeLength (0xffff = no route), route
+// (UTF-8). The origin is not sent to Kafka: it is what a dead letter of the record must say.
 //
 // Records of one device topic share their topic, headers and origin, so after the first record
 // of a device in a segment, each of its frames carries only seq, time, a few reference bytes,
 // key and value. A segment's dictionary is rebuilt by reading it from the start, which is how
-// segments are always read; every frame is still checked by its own CRC.
+// segments are always read; every frame is still checked by its own CRC. A segment defines the
+// first DEFINE_AT_ONCE headers objects it meets (a fleet's device topics); past those, a headers
+// object is defined only when the segment meets it a second time. Headers met only once (MQTT 5
+// messages with properties of their own, such as a trace id) are then written literally, so they
+// cannot fill the dictionary or keep more than a bounded number of headers in memory.
 //
+// Format 2 (weir before message expiry; still read): the same without bit 6 of the modes, and
+// a header count of 0xffff is just that.
 // Format 1 (weir before the dictionary; still read): seq, timestamp, u16 topicLength, topic,
 // u16 keyLength, key, the headers block, u32 valueLength, value.
 import { crc32 } from 'node:zlib';
-import type { OutboundRecord, RecordOrigin } from '../../contracts.ts';
+import type { OutboundRecord, RecordHeaders, RecordOrigin } from '../../contracts.ts';
 
 export const SEGMENT_MAGIC = Buffer.from('WEIRSPL\0', 'latin1');
-/** The format new segments are written in. Format 1 is still read. */
-export const FORMAT_VERSION = 2;
+/** The format new segments are written in. Formats 1 and 2 are still read. */
+export const FORMAT_VERSION = 3;
 const OLDEST_FORMAT = 1;
 export const SEGMENT_HEADER_BYTES = 16;
 /** frameLength + crc. */
@@ -50,13 +60,21 @@ const MIN_BODY = 8 + 8 + 1 + 3 + 2;
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** Entries of each kind one segment's dictionary takes; past it, parts are written literally. */
 export const MAX_DICTIONARY_ENTRIES = 65_536;
+/** Headers objects a segment defines the first time it meets them; later ones, the second time. */
+export const DEFINE_AT_ONCE = 4_096;
 
 const REF = 0;
 const DEFINE = 1;
 const LITERAL = 2;
 const NONE = 3;
+/** modes bit 6: an expiry follows the modes byte. */
+const HAS_EXPIRY = 0x40;
 /** Upper bound of a varint id below 2^35. */
 const MAX_VARINT = 5;
+/** Upper bound of a varint expiry below 2^49 ms (MQTT's longest expiry is 2^32 s). */
+const MAX_VARINT_EXPIRY = 7;
+/** A header count this large is followed by the real one as a u32 (format 3). */
+const MANY_HEADERS = 0xffff;
 
 export interface SpooledRecord {
   readonly seq: number;
@@ -67,7 +85,7 @@ export interface SpooledRecord {
 /** What the frames of one segment defined, by id: filled by whoever reads or writes it first. */
 export interface SegmentDictionary {
   readonly topics: string[];
-  readonly headers: Array<Readonly<Record<string, Buffer>>>;
+  readonly headers: RecordHeaders[];
   readonly origins: RecordOrigin[];
 }
 
@@ -115,6 +133,7 @@ export function frameSize(topic: string, record: OutboundRecord): number {
     FRAME_PREFIX_BYTES +
     MIN_BODY +
     3 * (MAX_VARINT - 1) +
+    (record.expiresAt === undefined ? 0 : MAX_VARINT_EXPIRY) +
     topicBlock(topic).length +
     headerBlock(record.headers).length +
     (record.origin === undefined ? 0 : originBlock(record.origin).length) +
@@ -132,6 +151,8 @@ export class SegmentEncoder {
   readonly #dict: SegmentDictionary;
   readonly #topicIds = new Map<string, number>();
   readonly #headerIds = new WeakMap<object, number>();
+  /** Headers objects written literally once (past DEFINE_AT_ONCE); met again, they are defined. */
+  readonly #headersSeenOnce = new WeakSet<object>();
   readonly #originIds = new WeakMap<object, number>();
 
   /** `dict`: the segment's dictionary; ids this encoder defines continue after its entries. */
@@ -167,6 +188,10 @@ export class SegmentEncoder {
     p = writeU64(frame, record.timestamp, p);
     const modesAt = p++;
     let modes = 0;
+    if (record.expiresAt !== undefined) {
+      modes = HAS_EXPIRY;
+      p = writeVarint(frame, Math.max(0, record.expiresAt - record.timestamp), p);
+    }
 
     let id = this.#topicIds.get(topic);
     let mode = this.#choose(id, d.topics.length);
@@ -181,7 +206,10 @@ export class SegmentEncoder {
     const headers = record.headers;
     id = this.#headerIds.get(headers);
     mode = this.#choose(id, d.headers.length);
-    if (mode === DEFINE) {
+    if (mode === DEFINE && d.headers.length >= DEFINE_AT_ONCE && !this.#headersSeenOnce.has(headers)) {
+      this.#headersSeenOnce.add(headers);
+      mode = LITERAL;
+    } else if (mode === DEFINE) {
       id = d.headers.length;
       d.headers.push(headers);
       this.#headerIds.set(headers, id);
@@ -252,24 +280,45 @@ const headerBlocks = new WeakMap<object, Buffer>();
 const originBlocks = new WeakMap<RecordOrigin, Buffer>();
 const topicBlocks = new Map<string, Buffer>();
 
-/** u16 headerCount, then per header: u16 nameLength, name, u32 valueLength, value. */
-function headerBlock(headers: Readonly<Record<string, Buffer>>): Buffer {
+/**
+ * u16 headerCount (0xffff: u32 headerCount follows), then per header: u16 nameLength, name,
+ * u32 valueLength, value. A name with several values is written once per value.
+ */
+function headerBlock(headers: RecordHeaders): Buffer {
   let block = headerBlocks.get(headers);
   if (block !== undefined) return block;
-  const names = Object.keys(headers);
-  let size = 2;
-  for (const name of names) size += 2 + Buffer.byteLength(name) + 4 + headers[name]!.length;
+  let count = 0;
+  let size = 0;
+  for (const name in headers) {
+    const nameBytes = 2 + Buffer.byteLength(name);
+    for (const value of valuesOf(headers[name]!)) {
+      count++;
+      size += nameBytes + 4 + value.length;
+    }
+  }
+  size += count < MANY_HEADERS ? 2 : 6;
   block = Buffer.allocUnsafe(size);
-  let p = block.writeUInt16LE(names.length, 0);
-  for (const name of names) {
-    const value = headers[name]!;
-    p = block.writeUInt16LE(Buffer.byteLength(name), p);
-    p += block.write(name, p);
-    p = block.writeUInt32LE(value.length, p);
-    p += value.copy(block, p);
+  let p = 0;
+  if (count < MANY_HEADERS) {
+    p = block.writeUInt16LE(count, p);
+  } else {
+    p = block.writeUInt16LE(MANY_HEADERS, p);
+    p = block.writeUInt32LE(count, p);
+  }
+  for (const name in headers) {
+    for (const value of valuesOf(headers[name]!)) {
+      p = block.writeUInt16LE(Buffer.byteLength(name), p);
+      p += block.write(name, p);
+      p = block.writeUInt32LE(value.length, p);
+      p += value.copy(block, p);
+    }
   }
   headerBlocks.set(headers, block);
   return block;
+}
+
+function valuesOf(value: Buffer | readonly Buffer[]): readonly Buffer[] {
+  return Buffer.isBuffer(value) ? [value] : value;
 }
 
 /** u8 qos, u16 clientIdLength, clientId, u16 routeLength, route. */
@@ -340,12 +389,14 @@ export function decodeFrame(
     }
     const timestamp = readU64(buf, start + 8);
     const frame = buf.subarray(0, end); // no read runs past the frame
-    const r = format === 1 ? readBodyV1(frame, start + 16, end) : readBody(frame, start + 16, end, dict);
+    const r =
+      format === 1 ? readBodyV1(frame, start + 16, end) : readBody(frame, start + 16, end, dict, format);
     if (typeof r === 'string') return { kind: 'corrupt', reason: r };
-    const record: OutboundRecord =
+    let record: OutboundRecord =
       r.origin === undefined
         ? { key: r.key, value: r.value, headers: r.headers, timestamp }
         : { key: r.key, value: r.value, headers: r.headers, timestamp, origin: r.origin };
+    if (r.expiresIn !== undefined) record = { ...record, expiresAt: timestamp + r.expiresIn };
     return { kind: 'record', value: { seq, topic: r.topic, record }, bytes: total };
   } catch (err) {
     return {
@@ -360,23 +411,34 @@ class Corrupt extends Error {}
 
 interface Body {
   topic: string;
-  headers: Readonly<Record<string, Buffer>>;
+  headers: RecordHeaders;
+  /** Milliseconds from the timestamp to the message expiry; undefined: none. */
+  expiresIn?: number;
   origin: RecordOrigin | undefined;
   key: Buffer | null;
   value: Buffer;
 }
 
 /**
- * The body after seq and timestamp (format 2), or what is wrong with it. The frame's definitions
- * enter the dictionary only once the whole frame has been read without fault.
+ * The body after seq and timestamp (formats 2 and 3), or what is wrong with it. The frame's
+ * definitions enter the dictionary only once the whole frame has been read without fault.
  */
-function readBody(buf: Buffer, from: number, end: number, dict: SegmentDictionary): Body | string {
+function readBody(
+  buf: Buffer,
+  from: number,
+  end: number,
+  dict: SegmentDictionary,
+  format: number,
+): Body | string {
   const frame = buf;
   const cursor = { p: from + 1 };
   const modes = frame[from]!;
+  const expiresIn =
+    format >= 3 && (modes & HAS_EXPIRY) !== 0 ? readVarint(frame, cursor, MAX_VARINT_EXPIRY) : undefined;
   const topic = readPart(frame, cursor, modes & 3, dict.topics, readTopic);
   if (typeof topic !== 'object') return topic ?? 'a record without a topic';
-  const headers = readPart(frame, cursor, (modes >> 2) & 3, dict.headers, readHeaders);
+  const readHeadersOf = format >= 3 ? readHeaders : readHeadersV2;
+  const headers = readPart(frame, cursor, (modes >> 2) & 3, dict.headers, readHeadersOf);
   if (typeof headers !== 'object') return headers ?? 'a record without headers';
   const origin = readPart(frame, cursor, (modes >> 4) & 3, dict.origins, readOrigin);
   if (typeof origin === 'string') return origin;
@@ -392,7 +454,15 @@ function readBody(buf: Buffer, from: number, end: number, dict: SegmentDictionar
   if (topic.id >= 0) dict.topics[topic.id] = topic.v;
   if (headers.id >= 0) dict.headers[headers.id] = headers.v;
   if (origin !== undefined && origin.id >= 0) dict.origins[origin.id] = origin.v;
-  return { topic: topic.v, headers: headers.v, origin: origin?.v, key, value: frame.subarray(p, end) };
+  const body: Body = {
+    topic: topic.v,
+    headers: headers.v,
+    origin: origin?.v,
+    key,
+    value: frame.subarray(p, end),
+  };
+  if (expiresIn !== undefined) body.expiresIn = expiresIn;
+  return body;
 }
 
 /**
@@ -427,11 +497,29 @@ function readTopic(buf: Buffer, cursor: { p: number }): string {
   return topic;
 }
 
-function readHeaders(buf: Buffer, cursor: { p: number }): Readonly<Record<string, Buffer>> {
+/** A headers block (format 3): a count of 0xffff is followed by the real count. */
+function readHeaders(buf: Buffer, cursor: { p: number }): RecordHeaders {
+  let count = buf.readUInt16LE(cursor.p);
+  cursor.p += 2;
+  if (count === MANY_HEADERS) {
+    count = buf.readUInt32LE(cursor.p);
+    cursor.p += 4;
+  }
+  return readHeaderPairs(buf, cursor, count);
+}
+
+/** A headers block of formats 1 and 2: a u16 count and nothing else. */
+function readHeadersV2(buf: Buffer, cursor: { p: number }): RecordHeaders {
+  const count = buf.readUInt16LE(cursor.p);
+  cursor.p += 2;
+  return readHeaderPairs(buf, cursor, count);
+}
+
+/** `count` headers; a name that comes again gets all its values, in order. */
+function readHeaderPairs(buf: Buffer, cursor: { p: number }, count: number): RecordHeaders {
   let p = cursor.p;
-  const count = buf.readUInt16LE(p);
-  p += 2;
-  const headers: Record<string, Buffer> = {};
+  // No prototype: a header named `__proto__` is a header like any other.
+  const headers: Record<string, Buffer | Buffer[]> = Object.create(null);
   for (let i = 0; i < count; i++) {
     const nameLength = buf.readUInt16LE(p);
     p += 2;
@@ -442,8 +530,12 @@ function readHeaders(buf: Buffer, cursor: { p: number }): Readonly<Record<string
     p += 4;
     if (p + valueLength > buf.length) throw new RangeError('header value past the frame');
     // A copy: the dictionary keeps it while the read buffer is let go.
-    headers[name] = Buffer.from(buf.subarray(p, p + valueLength));
+    const value = Buffer.from(buf.subarray(p, p + valueLength));
     p += valueLength;
+    const before = headers[name];
+    if (before === undefined) headers[name] = value;
+    else if (Buffer.isBuffer(before)) headers[name] = [before, value];
+    else before.push(value);
   }
   cursor.p = p;
   return headers;
@@ -485,7 +577,7 @@ function readBodyV1(buf: Buffer, from: number, end: number): Body | string {
     p += keyLength;
   }
   const cursor = { p };
-  const headers = readHeaders(buf, cursor);
+  const headers = readHeadersV2(buf, cursor);
   p = cursor.p;
   const valueLength = buf.readUInt32LE(p);
   p += 4;
@@ -528,10 +620,10 @@ function writeVarint(b: Buffer, n: number, at: number): number {
   return p;
 }
 
-function readVarint(b: Buffer, cursor: { p: number }): number {
+function readVarint(b: Buffer, cursor: { p: number }, maxBytes = MAX_VARINT): number {
   let n = 0;
   let scale = 1;
-  for (let i = 0; i < MAX_VARINT; i++) {
+  for (let i = 0; i < maxBytes; i++) {
     const byte = b[cursor.p++];
     if (byte === undefined) throw new RangeError('varint past the frame');
     n += (byte & 0x7f) * scale;

@@ -7,20 +7,13 @@ import type { RateLimitAction, RefusalReason } from '../../metrics.ts';
 import type { ConnectionInfo } from '../listeners.ts';
 
 /**
- * A device PUBLISH (or will) as the front end hands it on: the contract's InboundMessage plus
- * what MQTT 5 adds. The optional fields are absent for MQTT 3.1.1 devices and for v5 publishes
- * that do not carry them; they stay local to the front end until the intake maps them to Kafka
- * headers.
+ * A device PUBLISH (or will) as the front end hands it on: the contract's InboundMessage (which
+ * has the v5 fields the intake maps to Kafka headers and the expiry) plus what stays local to the
+ * front end.
  */
 export interface DeviceMessage extends InboundMessage {
-  /** v5 user properties, as mqtt-packet parses them (a name sent twice has an array of values). */
-  readonly userProperties?: Readonly<Record<string, string | string[]>>;
-  /** v5 content type (a MIME type, as the device says). */
-  readonly contentType?: string;
   /** v5 payload format indicator: true when the device says the payload is UTF-8 text. */
   readonly payloadIsUtf8?: boolean;
-  /** v5 message expiry: epoch milliseconds after which the message should not be delivered. */
-  readonly expiresAt?: number;
   /** true for a will message (published by the front end for a device that went away). */
   readonly will?: boolean;
 }

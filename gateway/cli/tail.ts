@@ -233,9 +233,10 @@ class ValueDecoder {
     this.#registry = options === null ? null : new SchemaRegistryClient(options);
   }
 
-  async decode(value: Buffer | null, headers: Record<string, string>): Promise<Decoded> {
+  async decode(value: Buffer | null, headers: Record<string, string | string[]>): Promise<Decoded> {
     if (value === null) return { wireFormat: 'unknown', error: 'no value (a tombstone)' };
-    const local = this.#byFingerprint.get(headers[FINGERPRINT_HEADER] ?? '');
+    const fingerprint = headers[FINGERPRINT_HEADER];
+    const local = this.#byFingerprint.get(typeof fingerprint === 'string' ? fingerprint : '');
     let problem = '';
     if (value.length >= HEADER_BYTES && value[0] === MAGIC_BYTE) {
       const schemaId = value.readUInt32BE(1);
@@ -307,11 +308,12 @@ function result(
   };
 }
 
-function textHeaders(h: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+/** Headers as text; a name Kafka carries more than once (an MQTT 5 user property sent twice) has every value. */
+function textHeaders(h: IHeaders | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(h ?? {})) {
     if (v === undefined) continue;
-    out[k] = (Array.isArray(v) ? v[0] : v)?.toString() ?? '';
+    out[k] = Array.isArray(v) ? v.map((one) => one.toString()) : v.toString();
   }
   return out;
 }

@@ -13,11 +13,12 @@ import { pino } from 'pino';
 import { loadSchema } from '../../gateway/codec/avro.ts';
 import type { LoadedConfig } from '../../gateway/config/load.ts';
 import { startGateway } from '../../gateway/main.ts';
-import { type ConsumedMessage, consumeAll } from '../helpers/kafka.ts';
+import { type ConsumedMessage, consumeAll, testKafkaBrokers } from '../helpers/kafka.ts';
 import { readingFor, topicFor } from '../support/devices.ts';
 import { waitFor } from '../support/faults.ts';
 import { repoRoot, sampleConfig, startTestGateway } from '../support/gateway.ts';
 import { freePort } from '../support/ports.ts';
+import { runWeir } from '../support/weir-cli.ts';
 
 const run = promisify(execFile);
 const vehicleType = loadSchema(path.join(repoRoot, 'schemas/vehicle-gps.avsc')).type;
@@ -92,6 +93,29 @@ test('user properties and content type become Kafka headers; a 3.1.1 message kee
     'weir-gateway-id',
   ]);
   assert.equal(bySeq.get(4)!['mqtt-topic'], topicFor('vehicle', 'bus-7'));
+
+  // weir tail shows every value of a repeated header.
+  const brokers = testKafkaBrokers().join(',');
+  const tail = await runWeir(
+    [
+      'tail',
+      topics.vehicle,
+      '--from',
+      'beginning',
+      '--count',
+      '1',
+      '--json',
+      '--key',
+      'bus-6',
+      '--brokers',
+      brokers,
+    ],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(tail.code, 0, tail.stderr);
+  const printed = JSON.parse(tail.stdout.trim()) as { headers: Record<string, string | string[]> };
+  assert.deepEqual(printed.headers.tag, ['a', 'b']);
+  assert.equal(printed.headers['content-type'], 'text/plain; charset=utf-8');
 });
 
 test('a message whose expiry passes while Kafka is unreachable is counted as expired and never sent; the expiry survives a restart', async (t) => {

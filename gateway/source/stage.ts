@@ -53,14 +53,15 @@ export async function startSource(
 }
 
 /**
- * What the intake tells of each publish it refuses (counted there; the source closes that
- * connection): one warning per 10 s at most, each refusal at debug level.
+ * What the intake tells of each publish it refuses (counted there; the source closes an MQTT
+ * 3.1.1 connection and answers a v5 one with reason 0x87): one warning per 10 s at most, each
+ * refusal at debug level.
  */
 export function logUnauthorized(log: Logger): (msg: InboundMessage, route: string) => void {
   const warn = rateLimited(10_000, (suppressed) =>
     log.warn(
       { suppressed },
-      "publishes refused: a device published into another device's topic (connection closed, counted as unauthorized)",
+      "publishes refused: a device published into another device's topic (MQTT 3.1.1: connection closed; MQTT 5: refused with 0x87; counted as unauthorized)",
     ),
   );
   return (msg, route) => {

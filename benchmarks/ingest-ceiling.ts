@@ -44,7 +44,7 @@ const weir = (spool: boolean): Target => ({
     startServer({
       args: [
         path.join(BENCH_DIR, 'servers/weir-gateway.ts'),
-        `--config=${writeGatewayConfig({ dir, name: spool ? 'spool' : 'nospool', brokers: ['127.0.0.1:9'], client: 'kafkajs', topic: 'bench.ingest', spool })}`,
+        `--config=${writeGatewayConfig({ dir, name: spool ? 'spool' : 'nospool', brokers: ['127.0.0.1:9'], client: 'kafkajs', topic: 'bench.ingest', spool, ratePerConnection: 0 })}`,
         '--sink=blackhole',
       ],
       logFile: path.join(dir, `${spool ? 'spool' : 'nospool'}.log`),

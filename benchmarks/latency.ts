@@ -6,6 +6,7 @@
 // checked to be in Kafka.
 //
 //   node benchmarks/latency.ts [--quick] [--rates 1000,10000] [--duration MS] [--clients LIST]
+import { publishRatePerConnection } from './lib/config.ts';
 import { openBenchKafka } from './lib/kafka.ts';
 import { kafkaClients, kafkaSource, num, parseCaseArgs } from './lib/options.ts';
 import { runDir } from './lib/procs.ts';
@@ -31,7 +32,13 @@ try {
   for (const client of clients) {
     let w: Awaited<ReturnType<typeof startWeir>>;
     try {
-      w = await startWeir({ dir, name: `latency-${client}`, brokers: kafka.brokers, client });
+      w = await startWeir({
+        dir,
+        name: `latency-${client}`,
+        brokers: kafka.brokers,
+        client,
+        ratePerConnection: publishRatePerConnection(Math.max(...RATES), CONNECTIONS),
+      });
     } catch (err) {
       figures[client] = { error: (err as Error).message.slice(0, 500) };
       table.push([client, 'did not start']);
@@ -68,6 +75,7 @@ try {
       window: WINDOW,
       latency: 'Kafka LogAppendTime − device send time (payload ts), ms',
       load: 'raw-publisher, paced',
+      publishRatePerConnection: publishRatePerConnection(Math.max(...RATES), CONNECTIONS),
     },
     figures,
     table,

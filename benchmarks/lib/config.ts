@@ -1,6 +1,7 @@
 // The gateway config of a benchmark run: one route (factory-line telemetry, what the raw
 // publisher sends) to a topic of its own, free ports for MQTT and the metrics listener, the spool
-// in the run's directory. Everything else at the defaults users get.
+// in the run's directory, and the per-connection publish limit an operator would set for the
+// load (publishRatePerConnection). Everything else at the defaults users get.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -15,12 +16,13 @@ export function writeGatewayConfig(o: {
   client: string;
   topic: string;
   spool: boolean;
+  /** mqtt.limits.publishRate.ratePerSecond; see publishRatePerConnection. */
+  ratePerConnection: number;
 }): string {
   const config = {
     gatewayId: 'weir-bench',
-    // Loopback only, and the load generator has no logins: what is measured is the pipeline. Its
-    // connections publish far faster than a device may by default (mqtt.limits.publishRate).
-    mqtt: { host: '127.0.0.1', port: 0, limits: { publishRate: { ratePerSecond: 0 } } },
+    // Loopback only, and the load generator has no logins: what is measured is the pipeline.
+    mqtt: { host: '127.0.0.1', port: 0, limits: { publishRate: { ratePerSecond: o.ratePerConnection } } },
     auth: 'none',
     kafka: {
       brokers: o.brokers,
@@ -44,4 +46,19 @@ export function writeGatewayConfig(o: {
   const file = path.join(o.dir, `weir-${o.name}.yaml`);
   writeFileSync(file, stringify(config));
   return file;
+}
+
+/** The default per-connection publish limit (mqtt.limits.publishRate.ratePerSecond). */
+export const DEFAULT_RATE_PER_CONNECTION = 1000;
+
+/**
+ * The per-connection publish limit for a load of `connections` connections offering at most
+ * `maxRate` msg/s in all (0: a closed loop, as fast as the gateway acknowledges — no limit).
+ * The default, 1,000 msg/s, holds 20 connections to 20,000 msg/s; an operator whose devices
+ * each publish more raises it, here to 1.5 × the highest rate of one connection (room for the
+ * publisher's pacing, which catches up on up to 50 ms at once), never below the default.
+ */
+export function publishRatePerConnection(maxRate: number, connections: number): number {
+  if (maxRate === 0) return 0;
+  return Math.max(DEFAULT_RATE_PER_CONNECTION, Math.ceil((1.5 * maxRate) / connections));
 }

@@ -46,10 +46,17 @@ export async function startWeir(o: {
   name: string;
   brokers: readonly string[];
   client: string;
+  /** mqtt.limits.publishRate.ratePerSecond (lib/config.ts publishRatePerConnection); 0: none. */
+  ratePerConnection?: number;
 }): Promise<WeirUnderTest> {
   const topic = `bench.${o.name}.${randomUUID().slice(0, 8)}`;
   await prepareTopics(o.brokers, [topic]);
-  const config = writeGatewayConfig({ ...o, topic, spool: true });
+  const config = writeGatewayConfig({
+    ...o,
+    topic,
+    spool: true,
+    ratePerConnection: o.ratePerConnection ?? 0,
+  });
   const server = await startServer({
     args: [path.join(BENCH_DIR, 'servers/weir-gateway.ts'), `--config=${config}`],
     logFile: path.join(o.dir, `weir-${o.name}.log`),

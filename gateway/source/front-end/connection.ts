@@ -1,5 +1,6 @@
 // One device connection, MQTT 3.1.1 or 5.0, over any byte stream a listener hands over (TCP, TLS,
-// WebSocket). mqtt-packet parses; this file keeps the connection's state and answers.
+// WebSocket). mqtt-packet parses (a plain PUBLISH is read by publish-reader.ts); this file keeps
+// the connection's state and answers.
 //
 // Reads and backpressure: the stream is read one chunk at a time, and the next chunk only when
 // every packet of the previous one is done — a PUBLISH is done when the intake settles it. A slow
@@ -69,6 +70,7 @@ import {
   validTopicFilter,
   validTopicName,
 } from './protocol.ts';
+import { PacketReader } from './publish-reader.ts';
 import type { Session, SessionStore } from './sessions.ts';
 import { PacketSizeGate } from './size-gate.ts';
 import type { Subscriber, Subscriptions } from './subscribers.ts';
@@ -119,6 +121,8 @@ export class DeviceConnection implements Subscriber {
   readonly #stream: Duplex;
   readonly info: ConnectionInfo;
   readonly #parser = mqttPacket.parser();
+  readonly #reader = new PacketReader(this.#parser, (packet) => this.#onPacket(packet));
+  readonly #reading = (): boolean => this.#state !== CLOSED;
   readonly #gate: PacketSizeGate;
   readonly #out: AckWriter;
 
@@ -216,7 +220,7 @@ export class DeviceConnection implements Subscriber {
       }
       this.#readAt = Date.now();
       this.#pending = 1;
-      this.#parser.parse(chunk);
+      this.#reader.read(chunk, this.#state === OPEN ? this.version : null, this.#reading);
       this.#pending--;
     }
     this.#pumping = false;

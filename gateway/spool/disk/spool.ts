@@ -23,8 +23,8 @@
 //     saying so is durable. The one exception is truncation of a damaged or torn tail.
 //     [writer.ts appends, ledger.ts deletes; truncation: recovery here and reader.ts]
 //  3. A durable callback (QoS 1/2 PUBACK) runs only after the fsync that covers its frame has
-//     returned. One fsync covers every frame written since the previous one (group commit).
-//     [writer.ts]
+//     returned. One fsync covers every frame written before it began (group commit); frames
+//     written while it runs wait for the next one, begun as soon as it returns. [writer.ts]
 //  4. Records are handed to the reader in seq order, each once per process lifetime. The
 //     checkpoint is the highest seq such that it and every seq before it is done; replay after a
 //     restart starts right after it, so nothing acknowledged is lost and nothing after the

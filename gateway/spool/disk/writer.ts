@@ -1,6 +1,7 @@
 // The writer: takes appends, numbers them (invariant 1 in spool.ts) and writes them to the
-// active segment in groups, one write and — at the default policy — one fsync per group, running
-// the durable callbacks only after it (group commit, invariant 3). It rolls to a new segment at
+// active segment in groups, one write per group; at the default policy one fsync at a time covers
+// every group written before it began, and the durable callbacks run only after it (group
+// commit, invariant 3); the next group is written while it runs. It rolls to a new segment at
 // segmentBytes, keeps bytes on disk within maxBytes by the whenFull policy (invariant 6), and on a
 // full file system fails the group cleanly, waits while the ledger writes the checkpoint in the
 // reserve's space, and starts afresh once everything written is delivered (invariant 8).
@@ -77,6 +78,9 @@ export class SpoolWriter {
   #unsynced: Settle[] = [];
   #syncTimer: NodeJS.Timeout | null = null;
   #syncDue = false;
+  /** The fsync running, if any (see #requestSync), and whether another is due after it. */
+  #syncing: Promise<void> | null = null;
+  #syncAgain = false;
   #closed = false;
 
   // Full file system (invariant 8)
@@ -170,13 +174,15 @@ export class SpoolWriter {
   }
 
   /**
-   * Holds the writer (invariant 8): the group in flight, if any, is finished first; the next one
-   * waits until the function returned is called.
+   * Holds the writer (invariant 8): the group in flight and the fsync running, if any, are
+   * finished first; the next group waits until the function returned is called.
    */
   async hold(): Promise<() => void> {
     let release!: () => void;
     this.#held = new Promise<void>((resolve) => (release = resolve));
     await this.#groupInFlight;
+    // Its fsync too (it may still allocate blocks the file system deferred).
+    while (this.#syncing !== null) await this.#syncing;
     return () => {
       this.#held = null;
       release();
@@ -196,6 +202,7 @@ export class SpoolWriter {
     }
     while (this.#writerRunning) await this.#writing;
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
+    while (this.#syncing !== null) await this.#syncing;
     await this.#sync();
   }
 
@@ -305,7 +312,7 @@ export class SpoolWriter {
       for (const p of group) if (p.onDurable !== null) this.#unsynced.push(p.onDurable);
       if (this.#o.fsyncIntervalMs === 0 || this.#syncDue) {
         this.#syncDue = false;
-        await this.#sync();
+        this.#requestSync();
       } else {
         this.#syncTimer ??= setTimeout(() => this.#syncTimerFired(), this.#o.fsyncIntervalMs);
       }
@@ -329,8 +336,31 @@ export class SpoolWriter {
   /** Interval mode: fsync now if idle, else right after the group being written. */
   #syncTimerFired(): void {
     this.#syncTimer = null;
-    if (!this.#writerRunning) void this.#sync();
+    if (!this.#writerRunning) this.#requestSync();
     else this.#syncDue = true;
+  }
+
+  /**
+   * Group commit, pipelined: one fsync at a time, and the groups written while it runs are
+   * covered by the next one, started as soon as it returns. The writer does not wait for an
+   * fsync before writing the next group: waiting (encode, write, fsync, then the next encode)
+   * left the disk idle between fsyncs and the event loop idle during them — at the ingest ceiling
+   * the gateway was idle 18 % of the time, with 2,000 records waiting per fsync.
+   */
+  #requestSync(): void {
+    if (this.#syncing !== null) {
+      this.#syncAgain = true;
+      return;
+    }
+    this.#syncing = this.#syncWhileDue();
+  }
+
+  async #syncWhileDue(): Promise<void> {
+    do {
+      this.#syncAgain = false;
+      await this.#sync();
+    } while (this.#syncAgain);
+    this.#syncing = null;
   }
 
   /** fsync the active segment, then run the durable callbacks it covers. */

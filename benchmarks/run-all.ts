@@ -8,7 +8,16 @@ import process from 'node:process';
 import { openBenchKafka } from './lib/kafka.ts';
 import { BENCH_DIR } from './lib/procs.ts';
 
-const ALL_CASES = ['spool-append', 'ingest-ceiling', 'mosquitto', 'end-to-end', 'latency', 'outage', 'peer'];
+const ALL_CASES = [
+  'spool-append',
+  'ingest-ceiling',
+  'mosquitto',
+  'end-to-end',
+  'latency',
+  'outage',
+  'memory',
+  'peer',
+];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 // spool-append measures the spool in its own process, with no server to pin: not in the profile.

@@ -19,7 +19,6 @@ import { RoutingIntake } from './intake/intake.ts';
 import { compileRoutes } from './intake/routes.ts';
 import { createMetrics } from './metrics.ts';
 import { HEADER_BYTES } from './registry/framing.ts';
-import { openRegistryStage } from './registry/stage.ts';
 import { Router } from './router/router.ts';
 import { abandonStart, shutdown } from './shutdown.ts';
 import { createKafkaSink } from './sinks/kafka/create.ts';
@@ -63,11 +62,13 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions): 
     () => batcher.bufferedBytes,
   );
   // The schema registry (absent: values are plain Avro). Its id cache lives in the spool
-  // directory; it is written only after the spool's lock is held (checkAtStart, below).
+  // directory; it is written only after the spool's lock is held (checkAtStart, below). Its code
+  // is loaded only when it is configured, like the Kafka client's: memory on an edge box is spent
+  // on what the config uses.
   const registry =
     config.schemaRegistry === undefined || loaded.registry === null
       ? null
-      : await openRegistryStage({
+      : await (await import('./registry/stage.ts')).openRegistryStage({
           loaded,
           dir: spoolDirectory(loaded),
           routes,

@@ -5,14 +5,15 @@
 //    configured CA. A verified certificate's CN (or, without one, its first DNS/URI SAN) is the
 //    device identity a login may use.
 //  - websocket: MQTT over WebSocket (ws), one binary WebSocket message stream per connection,
-//    wrapped with createWebSocketStream so that the front end reads it like a socket.
+//    wrapped with createWebSocketStream so that the front end reads it like a socket. The ws
+//    library is loaded only when a websocket listener is configured (it costs memory for as
+//    long as the process lives, and most gateways listen on tcp or tls only).
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { PresentedCertificate } from '../auth/authenticator.ts';
 import { DEVICE_ID } from '../config/schema.ts';
 import { rateLimited } from '../log.ts';
@@ -109,6 +110,7 @@ async function startListener(spec: ListenerSpec, handle: HandleConnection, log: 
       return listen(server, spec, log);
     }
     case 'websocket': {
+      const { createWebSocketStream, WebSocketServer } = await import('ws');
       const server = http.createServer((_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
       });

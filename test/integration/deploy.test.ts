@@ -88,7 +88,7 @@ describe('systemd unit', () => {
       'PrivateTmp=yes',
       'LimitNOFILE=65536',
       'WantedBy=multi-user.target',
-      'ExecStart=/opt/weir/node/bin/node /opt/weir/app/bin/weir.ts start --config /etc/weir/weir.yaml',
+      'ExecStart=/opt/weir/node/bin/node --max-semi-space-size=4 /opt/weir/app/bin/weir.ts start --config /etc/weir/weir.yaml',
     ])
       assert.ok(unit.split('\n').includes(line), line);
     assert.doesNotMatch(unit, /^MemoryDenyWriteExecute=yes/m, "V8's JIT needs it off");

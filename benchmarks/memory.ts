@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import { writeGatewayConfig } from './lib/config.ts';
+import { publishRatePerConnection, writeGatewayConfig } from './lib/config.ts';
 import { openBenchKafka, prepareTopics } from './lib/kafka.ts';
 import { kafkaSource, num, parseCaseArgs } from './lib/options.ts';
 import { BENCH_DIR, runDir, type Server, startPublisher, startServer, watchProcesses } from './lib/procs.ts';
@@ -28,6 +28,8 @@ const quick = values.quick;
 const IDLE_MS = quick ? 5000 : 10_000;
 const CONNECTIONS = num(values.connections, quick ? 2000 : 10_000);
 const RATE = num(values.rate, 10_000);
+/** The steady load's connections (each at RATE / LOAD_CONNECTIONS msg/s). */
+const LOAD_CONNECTIONS = 20;
 const DURATION = num(values.duration, quick ? 10_000 : 30_000);
 /** The V8 flags of the deployed service (deploy/systemd/weir.service, deploy/container/Containerfile). */
 const DEPLOYED_FLAGS = ['--max-semi-space-size=4'];
@@ -68,6 +70,7 @@ async function startWeir(name: string, deployed: boolean): Promise<Server & { mq
     client: 'platformatic',
     topic,
     spool: true,
+    ratePerConnection: publishRatePerConnection(RATE, LOAD_CONNECTIONS),
   });
   const server = await startServer({
     args: [
@@ -134,7 +137,7 @@ try {
   const sampler = setInterval(() => samples.push(rssOf(loaded.pid).rssMb), 500);
   const pub = await startPublisher({
     port: loaded.mqttPort,
-    connections: 20,
+    connections: LOAD_CONNECTIONS,
     window: 200,
     rate: RATE,
     durationMs: DURATION,

@@ -19,7 +19,7 @@ import process from 'node:process';
 import { publishRatePerConnection, writeGatewayConfig } from './lib/config.ts';
 import { openBenchKafka, prepareTopics } from './lib/kafka.ts';
 import { kafkaSource, num, parseCaseArgs } from './lib/options.ts';
-import { BENCH_DIR, runDir, type Server, startPublisher, startServer, watchProcesses } from './lib/procs.ts';
+import { BENCH_DIR, DEPLOYED_NODE_FLAGS, runDir, type Server, startPublisher, startServer, watchProcesses } from './lib/procs.ts';
 import { loadCommand, profile } from './lib/profile.ts';
 import { writeResult } from './result.ts';
 
@@ -31,8 +31,7 @@ const RATE = num(values.rate, 10_000);
 /** The steady load's connections (each at RATE / LOAD_CONNECTIONS msg/s). */
 const LOAD_CONNECTIONS = 20;
 const DURATION = num(values.duration, quick ? 10_000 : 30_000);
-/** The V8 flags of the deployed service (deploy/systemd/weir.service, deploy/container/Containerfile). */
-const DEPLOYED_FLAGS = ['--max-semi-space-size=4'];
+const DEPLOYED_FLAGS = DEPLOYED_NODE_FLAGS;
 const dir = runDir('memory');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

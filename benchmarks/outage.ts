@@ -2,7 +2,7 @@
 // rate (QoS 1, spool on), and how fast the backlog drains once Kafka is back; afterwards every
 // acknowledged message is checked to be in Kafka. The outage stops the broker (connections
 // refused; `--mode freeze` SIGSTOPs its JVM instead: a hang). Load: the raw publisher, paced, in
-// its own process, running through all phases.
+// its own process, running through all phases. weir runs with the V8 flags it is deployed with.
 //
 //   node benchmarks/outage.ts [--quick] [--rate 10000] [--outage-ms 120000] [--mode stop|freeze]
 //     [--client platformatic]
@@ -14,7 +14,7 @@ import { checkInKafka } from './lib/check.ts';
 import { FACTORY_SCHEMA } from './lib/config.ts';
 import { highWatermarks, openBenchKafka } from './lib/kafka.ts';
 import { kafkaSource, num, parseCaseArgs } from './lib/options.ts';
-import { rssMb, runDir, scrape, spoolDrained, startPublisher } from './lib/procs.ts';
+import { DEPLOYED_NODE_FLAGS, rssMb, runDir, scrape, spoolDrained, startPublisher } from './lib/procs.ts';
 import { runStep, startWeir } from './lib/step.ts';
 import { writeResult } from './result.ts';
 
@@ -64,6 +64,7 @@ try {
     name: `outage-${values.client}`,
     brokers: kafka.brokers,
     client: values.client,
+    nodeFlags: DEPLOYED_NODE_FLAGS, // RSS as the deployed service has it
   });
   await runStep(w, {
     tag: 'warm',
@@ -203,6 +204,7 @@ try {
       quick,
       client: values.client,
       mode: MODE,
+      nodeFlags: DEPLOYED_NODE_FLAGS,
       rate: RATE,
       beforeMs: BEFORE,
       outageMs: OUTAGE,

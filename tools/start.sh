@@ -13,7 +13,8 @@ weir_need kafka "the local Kafka (weir kafka, npm start, npm run demo)" || exit 
 "${run[@]}" "$root/bin/weir.ts" kafka status >/dev/null 2>&1
 was_running=$?
 "${run[@]}" "$root/bin/weir.ts" kafka start || exit $?
-"${run[@]}" "$root/bin/weir.ts" start --config "$root/deploy/weir.example.yaml" "$@"
+# The V8 flag weir is deployed with (bin/weir.ts says why).
+NODE_OPTIONS="--max-semi-space-size=4 ${NODE_OPTIONS:-}" "${run[@]}" "$root/bin/weir.ts" start --config "$root/deploy/weir.example.yaml" "$@"
 rc=$?
 if [ "$rc" -eq 2 ] && [ "$was_running" -ne 0 ]; then
   echo "weir: stopping the local Kafka this command started, as weir did not start" >&2

@@ -290,3 +290,9 @@ export async function spoolDrained(httpPort: number, timeoutMs: number, below = 
   }
   return false;
 }
+
+/**
+ * The V8 flags weir is deployed with (deploy/systemd/weir.service, deploy/container/Containerfile,
+ * the bin's shebang, npm start): a young generation of at most 4 MB a semi-space.
+ */
+export const DEPLOYED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];

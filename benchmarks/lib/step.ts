@@ -48,6 +48,8 @@ export async function startWeir(o: {
   client: string;
   /** mqtt.limits.publishRate.ratePerSecond (lib/config.ts publishRatePerConnection); 0: none. */
   ratePerConnection?: number;
+  /** V8 flags for weir's Node (procs.ts DEPLOYED_NODE_FLAGS: as deployed); default none. */
+  nodeFlags?: readonly string[];
 }): Promise<WeirUnderTest> {
   const topic = `bench.${o.name}.${randomUUID().slice(0, 8)}`;
   await prepareTopics(o.brokers, [topic]);
@@ -58,7 +60,7 @@ export async function startWeir(o: {
     ratePerConnection: o.ratePerConnection ?? 0,
   });
   const server = await startServer({
-    args: [path.join(BENCH_DIR, 'servers/weir-gateway.ts'), `--config=${config}`],
+    args: [...(o.nodeFlags ?? []), path.join(BENCH_DIR, 'servers/weir-gateway.ts'), `--config=${config}`],
     logFile: path.join(o.dir, `weir-${o.name}.log`),
   });
   const httpPort = Number(server.ready['httpPort']);

@@ -19,7 +19,15 @@ import process from 'node:process';
 import { publishRatePerConnection, writeGatewayConfig } from './lib/config.ts';
 import { openBenchKafka, prepareTopics } from './lib/kafka.ts';
 import { kafkaSource, num, parseCaseArgs } from './lib/options.ts';
-import { BENCH_DIR, DEPLOYED_NODE_FLAGS, runDir, type Server, startPublisher, startServer, watchProcesses } from './lib/procs.ts';
+import {
+  BENCH_DIR,
+  DEPLOYED_NODE_FLAGS,
+  runDir,
+  type Server,
+  startPublisher,
+  startServer,
+  watchProcesses,
+} from './lib/procs.ts';
 import { loadCommand, profile } from './lib/profile.ts';
 import { writeResult } from './result.ts';
 

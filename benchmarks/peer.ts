@@ -24,7 +24,7 @@ import { DEFAULT_KAFKA_CLIENT } from '../gateway/config/schema.ts';
 import { highWatermarks, openBenchKafka, prepareTopics } from './lib/kafka.ts';
 import { ensureMosquitto, type StoreWatch, watchStore } from './lib/mosquitto.ts';
 import { kafkaSource, num, parseCaseArgs } from './lib/options.ts';
-import { type ProcessUse, runDir, startServer, watchProcesses } from './lib/procs.ts';
+import { DEPLOYED_NODE_FLAGS, type ProcessUse, runDir, startServer, watchProcesses } from './lib/procs.ts';
 import { profile } from './lib/profile.ts';
 import { steadyRate } from './lib/rates.ts';
 import { runStep, type StepResult, startWeir, stepFigures, type UnderTest } from './lib/step.ts';
@@ -123,6 +123,7 @@ const weir: System = {
       name: `peer-weir-${tag}`,
       brokers: kafka.brokers,
       client: values.client,
+      nodeFlags: DEPLOYED_NODE_FLAGS, // RSS as the deployed service has it
     });
     return {
       target: w,
